@@ -1,0 +1,42 @@
+// Format detection: the first bytes of the file decide, and an unknown file
+// is reported with every format that was tried.
+#include <cstring>
+#include <algorithm>
+
+#include "kvm/dump/dump.h"
+#include "kvm/dump/elf_dump.h"
+
+namespace vmc {
+
+namespace {
+bool starts_with(const std::vector<uint8_t>& b, std::string_view s) {
+  return b.size() >= s.size() && std::memcmp(b.data(), s.data(), s.size()) == 0;
+}
+}  // namespace
+
+Result<std::unique_ptr<Dump>> open_dump_source(std::shared_ptr<const Source> src) {
+  uint64_t n = std::min<uint64_t>(src->size(), 64);
+  VMC_ASSIGN(auto head, src->read_vec(0, n));
+  if (starts_with(head, "\x7f" "ELF")) {
+    VMC_ASSIGN(auto d, ElfDump::open(src));
+    return std::unique_ptr<Dump>(std::move(d));
+  }
+  if (starts_with(head, "minidump FreeBSD"))
+    return make_error(Errc::kUnsupported, "{}: FreeBSD minidumps are not supported yet", src->name());
+  if (starts_with(head, "DISKDUMP"))
+    return make_error(Errc::kUnsupported, "{}: the old \"DISKDUMP\" format is not supported (only makedumpfile's \"KDUMP\")",
+                      src->name());
+  std::string hex;
+  for (size_t i = 0; i < std::min<size_t>(head.size(), 16); ++i) hex += fmt::format("{:02x}", head[i]);
+  return make_error(Errc::kUnsupported,
+                    "{}: not a recognized crash dump (tried: ELF core, kdump-compressed \"KDUMP   \", makedumpfile "
+                    "flattened); first bytes {}",
+                    src->name(), hex.empty() ? "(empty file)" : hex);
+}
+
+Result<std::unique_ptr<Dump>> open_dump(const std::string& path) {
+  VMC_ASSIGN(auto f, FileSource::open(path));
+  return open_dump_source(std::shared_ptr<const Source>(std::move(f)));
+}
+
+}  // namespace vmc
