@@ -8,7 +8,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 BUILD_PKGS=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config nlohmann-json3-dev
   libelf-dev libdw-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev
   libunwind-dev zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev
 )

@@ -1,0 +1,39 @@
+// The real-dump corpus made by cores/make-cores.sh: where it is, which
+// scenarios exist, and their ground truth (cores/README.md has the schema).
+// Tests that need it call VMC_REQUIRE_CORPUS() first: without the corpus
+// they skip loudly (ctest reports "Skipped", never "Passed").
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace vmc::test {
+
+// $VMCORE_ARGS_DATA, else the CMake VMC_DATA_DIR, else /var/tmp/vmcore-args.
+std::string data_dir();
+
+struct Scenario {
+  std::string set;   // "x86_64", "x86_64-la57", "i386", "i386-pae"
+  std::string name;  // "fault-kaslr", …
+  std::string dir;   // absolute path of dumps/<set>/<name>
+  nlohmann::json truth;
+  std::string vmlinux() const;  // absolute path
+  // Absolute paths of the dump files present in dir, by file name
+  // ("vmcore.elf", "vmcore.kdump", …).
+  std::vector<std::string> dumps() const;
+  std::string path(const std::string& file) const { return dir + "/" + file; }
+};
+
+// Every scenario directory with a readable truth.json, sorted.
+const std::vector<Scenario>& scenarios();
+
+std::string corpus_missing_message();
+
+}  // namespace vmc::test
+
+#define VMC_REQUIRE_CORPUS()                                                       \
+  do {                                                                             \
+    if (::vmc::test::scenarios().empty()) GTEST_SKIP() << ::vmc::test::corpus_missing_message(); \
+  } while (0)
