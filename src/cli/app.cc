@@ -1,12 +1,76 @@
 #include "cli/app.h"
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+
+#ifndef VMC_VERSION
+#define VMC_VERSION "dev"
+#endif
 
 namespace vmc::cli {
 
-int run(int, char**) {
-  fmt::print(stderr, "vmcore-args: not built yet\n");
-  return 1;
+namespace {
+
+constexpr const char* kExitCodesHelp = R"(Exit codes:
+  0  success
+  1  internal error (a bug in vmcore-args)
+  2  usage error: bad command line, unknown symbol or address syntax
+  3  an input file cannot be opened or read
+  4  input is corrupt, truncated, or of an unsupported format or architecture
+  5  the vmlinux does not match the dump
+  6  the requested memory is not in the dump (not mapped, excluded, non-canonical)
+
+See vmcore-args(1) for the output formats and examples.)";
+
+void add_session_options(CLI::App* c, SessionOptions& o) {
+  c->add_option("--modules", o.module_dirs, "Directory with kernel module debug files (NAME.ko, NAME.ko.debug); repeatable")
+      ->check(CLI::ExistingDirectory);
+  c->add_flag("--ignore-mismatch", o.ignore_mismatch,
+              "Continue even when the vmlinux does not match the dump (results are then unreliable)");
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"vmcore-args: post-mortem kernel crash-dump analysis with provable argument values", "vmcore-args"};
+  app.set_version_flag("--version", VMC_VERSION);
+  app.footer(kExitCodesHelp);
+  app.require_subcommand(1, 1);
+
+  InfoArgs info;
+  CLI::App* c_info = app.add_subcommand("info", "What the dump is and what happened: format, arch, paging, release, "
+                                                "KASLR, CPUs, crash time, panic, kernel log tail");
+  c_info->add_option("VMCORE", info.vmcore, "Crash dump")->required();
+  c_info->add_option("VMLINUX", info.vmlinux, "Kernel image with symbols (checked against the dump)");
+  c_info->add_flag("--json", info.json, "Machine-readable output (schema vmcore-args/1: dump, panic, log)");
+  c_info->add_option("--log-lines", info.log_lines, "Kernel log records to show (default 30)");
+  add_session_options(c_info, info.session);
+
+  ReadArgs rd;
+  CLI::App* c_read = app.add_subcommand("read", "Hex dump of kernel virtual memory");
+  c_read->add_option("VMCORE", rd.vmcore, "Crash dump")->required();
+  c_read->add_option("VMLINUX", rd.vmlinux, "Kernel image with symbols")->required();
+  c_read->add_option("WHERE", rd.where, "ADDR (0x… or decimal), SYMBOL, SYMBOL+OFF or SYMBOL-OFF")->required();
+  c_read->add_option("LEN", rd.length, "Bytes to show (default 64, at most 16 MiB)");
+  add_session_options(c_read, rd.session);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    if (c_info->parsed()) return cmd_info(info);
+    if (c_read->parsed()) return cmd_read(rd);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "vmcore-args: internal error: {}\n", e.what());
+    return kExitInternal;
+  }
+  return kExitUsage;
 }
 
 }  // namespace vmc::cli

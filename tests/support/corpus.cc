@@ -4,6 +4,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
+
+#ifndef VMC_CLI_PATH
+#define VMC_CLI_PATH "vmcore-args"
+#endif
 
 #ifndef VMC_DATA_DIR_DEFAULT
 #define VMC_DATA_DIR_DEFAULT ""
@@ -66,6 +74,65 @@ const std::vector<Scenario>& scenarios() {
 std::string corpus_missing_message() {
   return "REAL DUMPS MISSING: no scenario with truth.json under " + data_dir() +
          "/dumps; make them with cores/make-cores.sh (see cores/README.md) or point VMCORE_ARGS_DATA at them";
+}
+
+CliResult run_cli(const std::vector<std::string>& args) {
+  CliResult r;
+  int out[2], err[2];
+  if (pipe(out) != 0 || pipe(err) != 0) return r;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    close(out[0]); close(out[1]); close(err[0]); close(err[1]);
+    std::vector<char*> argv;
+    std::string exe = VMC_CLI_PATH;
+    argv.push_back(exe.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(exe.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    if (poll(fds, 2, -1) < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      } else {
+        (i == 0 ? r.out : r.err).append(buf, size_t(n));
+      }
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string DumpCase::label() const {
+  if (!scenario) return "NoCorpus";
+  std::string l = scenario->set + "_" + scenario->name + "_" + fs::path(file).filename().string();
+  for (char& c : l)
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  return l;
+}
+
+std::vector<DumpCase> dump_cases() {
+  std::vector<DumpCase> v;
+  for (const auto& s : scenarios())
+    for (const auto& f : s.dumps()) v.push_back({&s, f});
+  if (v.empty()) v.push_back({});
+  return v;
 }
 
 }  // namespace vmc::test

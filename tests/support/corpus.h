@@ -4,6 +4,7 @@
 // they skip loudly (ctest reports "Skipped", never "Passed").
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -37,3 +38,24 @@ std::string corpus_missing_message();
   do {                                                                             \
     if (::vmc::test::scenarios().empty()) GTEST_SKIP() << ::vmc::test::corpus_missing_message(); \
   } while (0)
+
+namespace vmc::test {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+// Runs the built vmcore-args with `args` (no shell), capturing both streams.
+CliResult run_cli(const std::vector<std::string>& args);
+
+// One (scenario, dump file) pair per element; a single placeholder with
+// an empty scenario when the corpus is missing, so the test skips loudly.
+struct DumpCase {
+  const Scenario* scenario = nullptr;
+  std::string file;  // absolute path
+  std::string label() const;
+};
+std::vector<DumpCase> dump_cases();
+inline void PrintTo(const DumpCase& c, std::ostream* os) { *os << c.label(); }
+
+}  // namespace vmc::test

@@ -137,10 +137,12 @@ Result<std::unique_ptr<ElfDump>> ElfDump::open(std::shared_ptr<const Source> src
       if (p_memsz == 0) continue;
       if (p_filesz < p_memsz) filtered = true;
       d->loads_.push_back({p_paddr, p_vaddr, p_offset, p_filesz, p_memsz});
-      if (p_offset + p_filesz > src->size())
+      if (p_offset + p_filesz > src->size()) {
+        d->header_.incomplete = true;
         d->warnings_.push_back(fmt::format(
             "PT_LOAD {} (physical {:#x}-{:#x}) extends to file offset {:#x} but the file has {:#x} bytes: the dump is truncated",
             i, p_paddr, p_paddr + p_memsz, p_offset + p_filesz, src->size()));
+      }
     }
   }
   if (d->loads_.empty()) return make_error(Errc::kBadData, "{}: ELF core has no PT_LOAD segments", fn);

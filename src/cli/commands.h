@@ -1,0 +1,30 @@
+// The commands. Each returns a process exit code (exit_codes.h) and prints
+// its own error messages to stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kvm/session.h"
+
+namespace vmc::cli {
+
+struct InfoArgs {
+  std::string vmcore, vmlinux;
+  bool json = false;
+  unsigned log_lines = 30;
+  SessionOptions session;
+};
+int cmd_info(const InfoArgs& a);
+
+struct ReadArgs {
+  std::string vmcore, vmlinux, where;
+  std::string length = "64";
+  SessionOptions session;
+};
+int cmd_read(const ReadArgs& a);
+
+// Prints "vmcore-args: error: …" and returns the exit code for e.
+int report_error(const Error& e);
+
+}  // namespace vmc::cli

@@ -1,0 +1,99 @@
+#include "cli/summary.h"
+
+namespace vmc::cli {
+
+std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
+
+std::string format_log_line(const LogRecord& r) {
+  std::string t = r.text;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  return fmt::format("[{:5}.{:06}] {}", r.ts_nsec / 1000000000, (r.ts_nsec / 1000) % 1000000, t);
+}
+
+Summary summarize(Session& s) {
+  Summary m;
+  const Dump& d = s.dump();
+  const KernelFacts& k = s.kernel();
+  m.path = d.path();
+  m.format = d.format();
+  m.compression = d.compression();
+  m.producer = d.producer();
+  m.arch = std::string(s.minfo().name);
+  m.paging = s.kmem() ? s.kmem()->state().paging() : "unknown";
+  m.root_source = k.root_source;
+  m.release = k.release;
+  m.banner = k.banner.value_or("");
+  m.kaslr_offset = k.kaslr_offset;
+  m.kaslr_source = k.kaslr_source;
+  m.cpus = k.cpus;
+  m.crash_time = k.crash_time;
+  m.crash_time_source = k.crash_time_source;
+  m.vmlinux = s.vmlinux() ? s.vmlinux()->path() : "";
+  m.vmlinux_check = k.vmlinux_check;
+  if (s.translation_error()) m.translation_error = s.translation_error()->message();
+  m.warnings = s.warnings();
+
+  if (s.kmem()) {
+    LogReadOptions o;
+    o.ptr_size = s.minfo().ptr_size;
+    o.endian = d.endian();
+    auto log = read_printk_log(*s.kmem(), s.vmcoreinfo(), o);
+    if (log) m.log = std::move(*log);
+    else m.log_error = log.error().message();
+  } else {
+    m.log_error = "no address translation";
+  }
+  LogPanic lp = scan_log_for_panic(m.log);
+  m.panic_message = lp.panic;
+  m.oops = lp.oops;
+  m.fault_address = lp.fault_address;
+  m.pid = lp.pid;
+  m.comm = lp.comm;
+  m.panic_cpu = lp.cpu;
+  m.panic_source = "kernel log";
+  // panic_cpu (atomic_t) is the kernel's own record of the panicking CPU.
+  if (auto a = s.symbol_address("panic_cpu"); a && s.kmem()) {
+    if (auto v = s.read_uint(*a, 4); v && int32_t(*v) >= 0) {
+      m.panic_cpu = int32_t(*v);
+      m.panic_source = "panic_cpu and kernel log";
+    }
+  }
+  return m;
+}
+
+nlohmann::ordered_json dump_json(const Summary& s) {
+  nlohmann::ordered_json j;
+  j["path"] = s.path;
+  j["format"] = s.format;
+  j["compression"] = s.compression;
+  j["producer"] = s.producer;
+  j["arch"] = s.arch;
+  j["paging"] = s.paging;
+  j["os"] = s.os;
+  j["release"] = s.release;
+  j["kaslr_offset"] = s.kaslr_offset ? nlohmann::ordered_json(hex(*s.kaslr_offset)) : nlohmann::ordered_json(nullptr);
+  j["cpus"] = s.cpus;
+  j["banner"] = s.banner;
+  j["crash_time"] = s.crash_time ? nlohmann::ordered_json(*s.crash_time) : nlohmann::ordered_json(nullptr);
+  j["vmlinux"] = s.vmlinux;
+  j["vmlinux_check"] = s.vmlinux_check;
+  if (s.translation_error) j["translation_error"] = *s.translation_error;
+  if (!s.warnings.empty()) j["warnings"] = s.warnings;
+  return j;
+}
+
+nlohmann::ordered_json panic_json(const Summary& s) {
+  using J = nlohmann::ordered_json;
+  J j;
+  j["message"] = s.panic_message ? J(*s.panic_message) : J(nullptr);
+  j["oops"] = s.oops ? J(*s.oops) : J(nullptr);
+  j["cpu"] = s.panic_cpu ? J(*s.panic_cpu) : J(nullptr);
+  j["task"] = s.task ? J(hex(*s.task)) : J(nullptr);
+  j["pid"] = s.pid ? J(*s.pid) : J(nullptr);
+  j["comm"] = s.comm ? J(*s.comm) : J(nullptr);
+  j["fault_address"] = s.fault_address ? J(hex(*s.fault_address)) : J(nullptr);
+  j["source"] = s.panic_source;
+  return j;
+}
+
+}  // namespace vmc::cli
