@@ -18,6 +18,7 @@ usage: $0 [options]
   --scenarios LIST  only these scenarios (names as in README.md)
   --jobs N          parallel make jobs for the module build (default 2)
   --no-anchors      do not run crash and drgn on the dumps
+  --truth-only      only remake truth.json of existing scenarios from their serial.log
   --timeout SEC     bound for each QEMU run (default 900)
   -h, --help        this text
 Every step is skipped when its output exists; remove a scenario directory
@@ -31,6 +32,7 @@ QUICK=0
 ONLY=""
 JOBS=2
 ANCHORS=1
+TRUTH_ONLY=0
 QEMU_TIMEOUT=900
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--jobs) JOBS=$2; shift 2 ;;
 	--jobs=*) JOBS=${1#*=}; shift ;;
 	--no-anchors) ANCHORS=0; shift ;;
+	--truth-only) TRUTH_ONLY=1; shift ;;
 	--timeout) QEMU_TIMEOUT=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "make-cores: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -404,9 +407,10 @@ build_initramfs() {
 
 # ---- scenarios ----------------------------------------------------------------
 
-QEMU_MEM=512M
-KDUMP_MEM=768M
-CRASHKERNEL=192M
+# Guest memory (overridable for experiments; README.md says why these values)
+QEMU_MEM=${VMC_QEMU_MEM:-256M}
+KDUMP_MEM=${VMC_KDUMP_MEM:-384M}
+CRASHKERNEL=${VMC_CRASHKERNEL:-128M}
 
 run_scenario() {
 	local set=$1 name=$2 mode=$3 kaslr=$4 capture=$5
@@ -443,14 +447,23 @@ run_scenario() {
 		makedumpfile -R "$tmp/vmcore.qemu-zlib.kdump" < "$tmp/vmcore.qemu-zlib.flat" \
 			> "$tmp/makedumpfile-R.txt" 2>&1 || say "WARNING: makedumpfile -R failed on $set/$name (see makedumpfile-R.txt)"
 	fi
-	"$PY" "$HERE/truth.py" --data "$DATA" --set "$set" --scenario "$name" --dir "$tmp" \
-		--arch "$ARCH" --paging "$PAGING" --release "$REL" --vmlinux "kernels/$KSET/vmlinux-$REL" \
-		--vmlinux-stext "$STEXT" --ko "$tmp/vmcargs.ko" --modules-dir "kernels/$KSET/modules" \
-		--cpus 2 --mode "$mode" --out "$tmp/truth.json" \
-		|| die "truth.py failed for $set/$name"
+	chmod 644 "$tmp"/vmcore.*
+	make_truth "$set" "$name" "$mode" "$tmp"
 	rm -rf "$out"
 	mv "$tmp" "$out"
 	ls -l "$out" | sed 's/^/  /'
+}
+
+# make_truth SET NAME MODE DIR: DIR/truth.json from DIR/serial.log
+make_truth() {
+	local set=$1 name=$2 mode=$3 dir=$4
+	# shellcheck disable=SC1090
+	. "$DATA/kernels/$KSET/release.env"
+	"$PY" "$HERE/truth.py" --data "$DATA" --set "$set" --scenario "$name" --dir "$dir" \
+		--arch "$ARCH" --paging "$PAGING" --release "$REL" --vmlinux "kernels/$KSET/vmlinux-$REL" \
+		--vmlinux-stext "$STEXT" --ko "$dir/vmcargs.ko" --modules-dir "kernels/$KSET/modules" \
+		--cpus 2 --mode "$mode" --out "$dir/truth.json" \
+		|| die "truth.py failed for $set/$name ($dir/serial.log)"
 }
 
 make_makedumpfile_variants() {
@@ -463,6 +476,7 @@ make_makedumpfile_variants() {
 		"vmcore.md-d31.elf:-E -d 31" "vmcore.md-zlib.flat:-F -c -d 31"; do
 		local f=${v%%:*} opts=${v#*:}
 		rc=0
+		opts="--message-level 30 $opts"   # all messages but the progress bars
 		echo "\$ makedumpfile $opts $src $f" >> "$d/makedumpfile.txt"
 		if [[ "$f" == *.flat ]]; then
 			# shellcheck disable=SC2086
@@ -497,6 +511,10 @@ do_set() {
 	local name mode kaslr capture
 	while read -r name mode kaslr capture; do
 		if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$name,"* ]]; then continue; fi
+		if [ "$TRUTH_ONLY" = 1 ]; then
+			[ -d "$DATA/dumps/$set/$name" ] && make_truth "$set" "$name" "$mode" "$DATA/dumps/$set/$name"
+			continue
+		fi
 		timed "$set: scenario $name" run_scenario "$set" "$name" "$mode" "$kaslr" "$capture"
 		if [ "$ANCHORS" = 1 ]; then
 			timed "$set: anchors $name" "$HERE/anchors.sh" "$DATA" "$set" "$name"

@@ -157,6 +157,11 @@ def main():
                 die(f"guest reported failure: {line.strip()}", serial)
             if want in text:
                 break
+            if a.kdump_disk:
+                # the capture kernel announces itself with a second banner
+                parts = text.split("] Linux version ")
+                if len(parts) > 2 and "---[ end Kernel panic" in parts[2]:
+                    die("the capture kernel panicked", serial)
             if proc.poll() is not None:
                 die(f"QEMU exited ({proc.returncode}) before '{want}' "
                     f"appeared; see {qlog}: {read_text(qlog).strip()[-500:]}", serial)

@@ -120,6 +120,7 @@ def main():
     backtraces = {}
     cur_bt_pid = None
     in_trace = False
+    printed_offset = None
 
     for line in lines:
         if line.startswith("vmcargs-init: "):
@@ -218,9 +219,13 @@ def main():
             cur_bt_pid = int(m.group(2))
             in_trace = False
             continue
-        m = re.match(r"(?:EIP|RIP): [0-9a-f]{4}:(\S+)", line)
-        if m and rip is None:
+        # the oops's kernel RIP/EIP (not the user RIP of a syscall frame)
+        m = re.match(r"(?:EIP|RIP): (?:[0-9a-f]{4}:)?([\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+)", line)
+        if m and rip is None and oops_line is not None:
             rip = m.group(1)
+        m = re.match(r"Kernel Offset: (0x[0-9a-f]+|disabled)", line)
+        if m:
+            printed_offset = m.group(1)
         m = re.match(r"Kernel panic - not syncing: (.*)$", line)
         if m and panic_msg is None:
             panic_msg = m.group(1).rstrip()
@@ -247,8 +252,13 @@ def main():
         fail(f"{serial}: no section addresses of vmcargs")
     if not init_crash_seen:
         fail(f"{serial}: the guest never reached the crash step")
-    if panic_msg is None:
-        fail(f"{serial}: no 'Kernel panic - not syncing' line")
+    panic_called = panic_msg is not None
+    if not panic_called:
+        # With kdump loaded, an oops goes to crash_kexec() in oops_end()
+        # before panic() could print anything: the oops line is the message.
+        if oops_line is None:
+            fail(f"{serial}: neither a 'Kernel panic - not syncing' line nor an oops")
+        panic_msg = oops_line
     if panic_hdr is None:
         fail(f"{serial}: no 'CPU: N PID: P Comm: C' line after the crash")
     kinds = sorted(park_kind.values())
@@ -301,6 +311,8 @@ def main():
     offset = runtime_stext - int(a.vmlinux_stext, 16)
     if not kaslr and offset != 0:
         fail(f"{serial}: nokaslr but _stext moved by {hexs(offset)}")
+    if printed_offset and printed_offset != "disabled" and int(printed_offset, 16) != offset:
+        fail(f"{serial}: kernel printed offset {printed_offset}, kallsyms says {hexs(offset)}")
     mods = []
     for name in sorted(sections, key=lambda n: (n != "vmcargs", n)):
         if name == "vmcargs":
@@ -337,6 +349,7 @@ def main():
             "fault_address": hexs(fault_address) if fault_address is not None else None,
             "mode": a.mode,
             "oops": oops_line,
+            "panic_called": panic_called,
             "rip": rip,
         },
         "threads": threads,
