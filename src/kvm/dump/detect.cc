@@ -3,8 +3,10 @@
 #include <cstring>
 #include <algorithm>
 
+#include "kvm/dump/diskdump.h"
 #include "kvm/dump/dump.h"
 #include "kvm/dump/elf_dump.h"
+#include "kvm/dump/flattened.h"
 
 namespace vmc {
 
@@ -12,6 +14,44 @@ namespace {
 bool starts_with(const std::vector<uint8_t>& b, std::string_view s) {
   return b.size() >= s.size() && std::memcmp(b.data(), s.data(), s.size()) == 0;
 }
+
+// Dump keeps its warnings protected and offers no setter; the flattened
+// container is found out here, after the inner reader built the dump. A
+// pointer to the member, named through a class derived from Dump, reaches
+// it without widening Dump's interface.
+struct WarningsOf : Dump {
+  static std::vector<std::string>& of(Dump& d) { return d.*(&WarningsOf::warnings_); }
+};
+
+// The logical file inside a makedumpfile flattened stream: ELF or KDUMP.
+Result<std::unique_ptr<Dump>> open_flattened(std::shared_ptr<const Source> stream) {
+  VMC_ASSIGN(std::shared_ptr<FlattenedSource> flat, FlattenedSource::open(stream));
+  uint64_t n = std::min<uint64_t>(flat->size(), 64);
+  VMC_ASSIGN(auto head, flat->read_vec(0, n));
+  std::unique_ptr<Dump> d;
+  if (FlattenedSource::has_signature(head)) {
+    return make_error(Errc::kUnsupported,
+                      "{}: the flattened stream holds another flattened stream (signature at logical offset 0); "
+                      "rebuild it with makedumpfile -R first",
+                      stream->name());
+  } else if (starts_with(head, "\x7f" "ELF")) {
+    VMC_ASSIGN(d, ElfDump::open(flat));
+  } else if (starts_with(head, "KDUMP   ")) {
+    VMC_ASSIGN(d, DiskDump::open(flat));
+  } else {
+    std::string hex;
+    for (size_t i = 0; i < std::min<size_t>(head.size(), 16); ++i) hex += fmt::format("{:02x}", head[i]);
+    return make_error(Errc::kUnsupported,
+                      "{}: the flattened stream holds neither an ELF core nor a kdump-compressed dump (logical bytes "
+                      "at offset 0: {})",
+                      stream->name(), hex.empty() ? "none" : hex);
+  }
+  d->set_format_prefix("flattened ");
+  auto& w = WarningsOf::of(*d);
+  w.insert(w.begin(), flat->warnings().begin(), flat->warnings().end());
+  return d;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Dump>> open_dump_source(std::shared_ptr<const Source> src) {
@@ -21,6 +61,11 @@ Result<std::unique_ptr<Dump>> open_dump_source(std::shared_ptr<const Source> src
     VMC_ASSIGN(auto d, ElfDump::open(src));
     return std::unique_ptr<Dump>(std::move(d));
   }
+  if (starts_with(head, "KDUMP   ")) {
+    VMC_ASSIGN(auto d, DiskDump::open(src));
+    return std::unique_ptr<Dump>(std::move(d));
+  }
+  if (FlattenedSource::has_signature(head)) return open_flattened(src);
   if (starts_with(head, "minidump FreeBSD"))
     return make_error(Errc::kUnsupported, "{}: FreeBSD minidumps are not supported yet", src->name());
   if (starts_with(head, "DISKDUMP"))

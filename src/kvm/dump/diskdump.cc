@@ -38,6 +38,7 @@ constexpr uint64_t kMaxNoteBytes = 64u << 20;
 constexpr uint64_t kMaxVmcoreinfoBytes = 16u << 20;
 constexpr size_t kMaxRanges = 1u << 16;
 constexpr size_t kCacheSlots = 8;
+constexpr unsigned kMaxDescSize = 32;  // page_desc_t is 24 bytes in every ABI we know
 constexpr uint64_t kCompressionSample = 4096;  // page descriptors looked at when opening
 
 // Linux elf_prstatus sizes (NT_PRSTATUS desc): tell an i386 kernel from an
@@ -166,17 +167,19 @@ std::string uts_field(std::span<const uint8_t> h, size_t i) {
 }
 
 // The header values that decide the file layout, checked for sanity.
-Status check_geometry(const ByteView& h, const Layout& dh, const std::string& fn) {
+Status check_geometry(const ByteView& h, const Layout& dh, const Abi& abi, const std::string& fn) {
   uint64_t bs = get(h, dh[kDhBlockSize]);
   if (bs < kMinBlockSize || bs > kMaxBlockSize || !std::has_single_bit(bs))
-    return make_error(Errc::kBadData, "{}: block_size {} at offset {:#x} is not a power of two from {} to {}", fn,
-                      int32_t(bs), dh[kDhBlockSize].offset, kMinBlockSize, kMaxBlockSize);
+    return make_error(Errc::kBadData, "{}: block_size {} at offset {:#x} ({} layout) is not a power of two from {} to {}",
+                      fn, int32_t(bs), dh[kDhBlockSize].offset, abi.name, kMinBlockSize, kMaxBlockSize);
   int64_t sub = get_signed(h, dh[kDhSubHdrSize]);
   if (sub < 1)
-    return make_error(Errc::kBadData, "{}: sub_hdr_size {} at offset {:#x} (a KDUMP file has at least one sub-header block)",
-                      fn, sub, dh[kDhSubHdrSize].offset);
+    return make_error(Errc::kBadData,
+                      "{}: sub_hdr_size {} at offset {:#x} ({} layout); a KDUMP file has at least one sub-header block",
+                      fn, sub, dh[kDhSubHdrSize].offset, abi.name);
   if (get(h, dh[kDhBitmapBlocks]) < 1)
-    return make_error(Errc::kBadData, "{}: bitmap_blocks is 0 at offset {:#x}", fn, dh[kDhBitmapBlocks].offset);
+    return make_error(Errc::kBadData, "{}: bitmap_blocks is 0 at offset {:#x} ({} layout)", fn,
+                      dh[kDhBitmapBlocks].offset, abi.name);
   return {};
 }
 
@@ -257,26 +260,31 @@ Result<std::unique_ptr<DiskDump>> DiskDump::open(std::shared_ptr<const Source> s
     return make_error(Errc::kUnsupported, "{}: kdump-compressed header version {} at offset {:#x} (known: {} to {})", fn,
                       version, kSignatureLen, kMinVersion, kMaxVersion);
 
-  // qemu-system-x86_64 writes utsname.machine "x86_64" for every guest but
-  // lays the headers out for a 32-bit one when the guest was not in long
-  // mode (QEMU dump.c create_header32, ELF_MACHINE_UNAME): when the named
-  // layout is not plausible, try the i386 one before giving up.
-  const Abi* tried = abi;
+  // QEMU lays the headers out by the ELF class it chose for the guest, not
+  // by the guest's ABI (dump.c create_header32/64): an i386 guest ("i686")
+  // on a PC is written in the 64-bit layout, because the BIOS ROM ends at
+  // 4 GiB (x86 cpu_get_dump_info), and qemu-system-x86_64 names every guest
+  // "x86_64" (ELF_MACHINE_UNAME). So when the named layout is implausible,
+  // the other x86 layout is tried before giving up.
+  const Abi* named = abi;
   Layout dh(kDiskDumpHeader, *abi);
-  if (hb.size() < dh.size())
-    return make_error(Errc::kTruncated, "{}: file of {} bytes ends inside the {}-byte disk_dump_header", fn, fsize,
-                      dh.size());
-  Status geo = check_geometry(ByteView(hb, abi->endian, fn), dh, fn);
-  if (!geo && abi->machine == Machine::kX86_64) {
-    const Abi* alt = abi_for(Machine::kI386);
-    Layout adh(kDiskDumpHeader, *alt);
-    if (check_geometry(ByteView(hb, alt->endian, fn), adh, fn)) {
-      abi = alt;
-      dh = adh;
-      geo = {};
+  Status geo = hb.size() < dh.size()
+                   ? Status(make_error(Errc::kTruncated, "{}: file of {} bytes ends inside the {}-byte disk_dump_header",
+                                       fn, fsize, dh.size()))
+                   : check_geometry(ByteView(hb, abi->endian, fn), dh, *abi, fn);
+  if (!geo) {
+    for (const Abi& alt : kAbis) {
+      if (&alt == named || alt.endian != named->endian) continue;
+      Layout adh(kDiskDumpHeader, alt);
+      if (hb.size() >= adh.size() && check_geometry(ByteView(hb, alt.endian, fn), adh, alt, fn)) {
+        abi = &alt;
+        dh = adh;
+        geo = {};
+        break;
+      }
     }
   }
-  if (!geo) return std::move(geo).error().context(fmt::format("reading the {} layout of the header", tried->name));
+  if (!geo) return std::move(geo).error();
   d->layout_ = abi->name;
   d->endian_ = abi->endian;
   d->header_version_ = int(version);
@@ -289,10 +297,8 @@ Result<std::unique_ptr<DiskDump>> DiskDump::open(std::shared_ptr<const Source> s
   d->status_ = uint32_t(get(h, dh[kDhStatus]));
 
   DumpHeader& hd = d->header_;
-  const char* uts_names[] = {"sysname", "nodename", "release", "version", "machine"};
   std::optional<std::string>* uts_dst[] = {&hd.sysname, &hd.nodename, &hd.release, &hd.version, &hd.machine};
   for (size_t i = 0; i < 5; ++i) {
-    (void)uts_names[i];
     std::string s = uts_field(hb, i);
     if (!s.empty()) *uts_dst[i] = std::move(s);
   }
@@ -366,6 +372,11 @@ Result<std::unique_ptr<DiskDump>> DiskDump::open(std::shared_ptr<const Source> s
   // ---- page descriptors ----
   Layout pd(kPageDesc, *abi);
   d->desc_size_ = unsigned(pd.size());
+  d->pd_offset_at_ = unsigned(pd[kPdOffset].offset);
+  d->pd_size_at_ = unsigned(pd[kPdSize].offset);
+  d->pd_flags_at_ = unsigned(pd[kPdFlags].offset);
+  if (d->desc_size_ > kMaxDescSize)
+    return make_error(Errc::kUnsupported, "{}: page descriptors of {} bytes in the {} layout", fn, d->desc_size_, abi->name);
   d->desc_off_ = bitmap_off + bitmap_len;
   const uint64_t desc_end = d->desc_off_ + d->dumped_ * d->desc_size_;  // dumped_ < 2^51: no overflow
   if (desc_end > fsize)
@@ -417,10 +428,10 @@ Result<std::unique_ptr<DiskDump>> DiskDump::open(std::shared_ptr<const Source> s
       prstatus_32 += n.desc.size() == kPrstatusI386;
     }
   }
-  // The kernel's register notes know its word size even when the container
-  // does not: QEMU writes an i386 guest with more than 4 GiB in the 64-bit
-  // layout (x86 cpu_get_dump_info: d_class follows the memory size).
-  d->machine_ = abi->machine;
+  // The machine is what utsname names, except that a 32-bit layout means a
+  // kernel not in long mode (i386), and the kernel's own register notes know
+  // its word size better than QEMU's name for the guest does.
+  d->machine_ = abi->machine == Machine::kI386 ? Machine::kI386 : named->machine;
   if (prstatus > 0 && prstatus_32 == prstatus) d->machine_ = Machine::kI386;
   if (prstatus > 0 && prstatus_64 == prstatus) d->machine_ = Machine::kX86_64;
   d->producer_ = qemu ? "qemu" : "makedumpfile";
@@ -431,12 +442,8 @@ Result<std::unique_ptr<DiskDump>> DiskDump::open(std::shared_ptr<const Source> s
   if (d->desc_off_ < fsize) sample = std::min(sample, (fsize - d->desc_off_) / d->desc_size_);
   if (sample > 0) {
     VMC_ASSIGN(auto db, src->read_vec(d->desc_off_, sample * d->desc_size_));
-    ByteView dv(db, abi->endian, fn);
-    for (uint64_t i = 0; i < sample; ++i) {
-      Field f = pd[kPdFlags];
-      f.offset += i * d->desc_size_;
-      codecs |= uint32_t(get(dv, f)) & kCodecMask;
-    }
+    for (uint64_t i = 0; i < sample; ++i)
+      codecs |= load_u32(db.data() + i * d->desc_size_ + d->pd_flags_at_, abi->endian) & kCodecMask;
   }
   d->compression_ = codecs_string(codecs);
 
@@ -483,14 +490,12 @@ Status DiskDump::decode(uint64_t pfn, uint64_t addr, std::vector<uint8_t>& out) 
                       "{}: physical address {:#x} (pfn {:#x}): its page descriptor at offset {:#x} lies beyond the end "
                       "of the file ({:#x} bytes){}",
                       fn, addr, pfn, doff, fsize, incomplete_note());
-  uint8_t db[32];
+  uint8_t db[kMaxDescSize];
   std::span<uint8_t> dspan(db, desc_size_);
   VMC_TRY(src_->read(doff, dspan));
-  Layout pd(kPageDesc, *abi_for(machine_from_uname(layout_)));
-  ByteView dv(dspan, endian_, fn);
-  const int64_t off = get_signed(dv, pd[kPdOffset]);
-  const uint32_t size = uint32_t(get(dv, pd[kPdSize]));
-  const uint32_t flags = uint32_t(get(dv, pd[kPdFlags]));
+  const int64_t off = int64_t(load_u64(db + pd_offset_at_, endian_));
+  const uint32_t size = load_u32(db + pd_size_at_, endian_);
+  const uint32_t flags = load_u32(db + pd_flags_at_, endian_);
   if (off == 0 && (status_ & kIncomplete))
     return make_error(Errc::kTruncated,
                       "{}: physical address {:#x} (pfn {:#x}) was never written: its page descriptor at offset {:#x} is "

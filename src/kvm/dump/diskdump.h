@@ -81,6 +81,8 @@ class DiskDump final : public Dump {
   uint64_t dumped_ = 0;
   uint64_t desc_off_ = 0;   // file offset of the first page descriptor
   unsigned desc_size_ = 0;  // bytes per page descriptor
+  // Where page_desc_t's off_t offset, u32 size and u32 flags sit in it.
+  unsigned pd_offset_at_ = 0, pd_size_at_ = 0, pd_flags_at_ = 0;
   std::vector<uint64_t> ram_;     // 1st bitmap, bit pfn%64 of word pfn/64
   std::vector<uint64_t> dumped_bm_;  // 2nd bitmap, same order
   std::vector<uint64_t> rank_;    // dumped pfns below each 512-pfn block
