@@ -238,8 +238,11 @@ Result<std::unique_ptr<DiskDump>> DiskDump::open(std::shared_ptr<const Source> s
   const std::string& fn = d->path_;
   const uint64_t fsize = src->size();
 
-  // The largest header of any ABI; the fields before utsname are fixed.
-  std::vector<uint8_t> hb(std::min<uint64_t>(fsize, 1024));
+  // As many bytes as the largest header layout, and no more: in a cut
+  // flattened stream the padding after the header may be unreadable.
+  uint64_t max_header = 0;
+  for (const Abi& a : kAbis) max_header = std::max(max_header, Layout(kDiskDumpHeader, a).size());
+  std::vector<uint8_t> hb(std::min(fsize, max_header));
   VMC_TRY(src->read(0, hb));
   const uint64_t fixed = kUtsnameOffset + 6 * kUtsFieldLen;
   if (hb.size() < kSignatureLen || std::memcmp(hb.data(), kSignature, kSignatureLen) != 0)
