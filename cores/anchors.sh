@@ -32,7 +32,7 @@ import json, os, sys
 t = json.load(open(sys.argv[1]))
 print(os.path.join(sys.argv[2], t["vmlinux"]))
 for m in t["modules"]:
-    print(os.path.join(sys.argv[2], m["path"]))
+    print(os.path.join(sys.argv[2], m.get("debug_path", m["path"])))
 EOF
 )
 vmlinux=${info[0]}

@@ -131,6 +131,8 @@ def main():
         print("tasks %d" % n)
         sys.exit(1)
     print("tasks %d" % n)
+    if n == 0:
+        sys.exit(2)
 
 
 main()

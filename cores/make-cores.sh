@@ -19,7 +19,7 @@ usage: $0 [options]
   --jobs N          parallel make jobs for the module build (default 2)
   --no-anchors      do not run crash and drgn on the dumps
   --truth-only      only remake truth.json of existing scenarios from their serial.log
-  --timeout SEC     bound for each QEMU run (default 900)
+  --timeout SEC     bound for each QEMU run (default 300)
   -h, --help        this text
 Every step is skipped when its output exists; remove a scenario directory
 (DIR/dumps/SET/SCENARIO) to make it again.
@@ -33,7 +33,7 @@ ONLY=""
 JOBS=2
 ANCHORS=1
 TRUTH_ONLY=0
-QEMU_TIMEOUT=900
+QEMU_TIMEOUT=300
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--data) DATA=$2; shift 2 ;;
@@ -253,12 +253,24 @@ extract_kernel() {
 	local kdir=$DATA/kernels/$KSET
 	# shellcheck disable=SC1090
 	. "$kdir/release.env"
-	if [ ! -s "$kdir/vmlinux-$REL" ]; then
-		say "extracting vmlinux-$REL from $(basename "$DEB_DBG")"
-		rm -rf "$kdir/dbg.tmp" && mkdir -p "$kdir/dbg.tmp"
-		dpkg-deb --fsys-tarfile "$DEB_DBG" | tar -x -C "$kdir/dbg.tmp" "./usr/lib/debug/boot/vmlinux-$REL" \
-			|| die "extracting ./usr/lib/debug/boot/vmlinux-$REL from $DEB_DBG"
+	if [ ! -s "$kdir/vmlinux-$REL" ] || [ ! -d "$kdir/modules-dbg" ]; then
+		# One pass over the (xz) data of the -dbg package: the vmlinux and
+		# the detached debug info of the modules the guests load.
+		say "extracting vmlinux-$REL and module debug info from $(basename "$DEB_DBG")"
+		rm -rf "$kdir/dbg.tmp" "$kdir/modules-dbg" && mkdir -p "$kdir/dbg.tmp" "$kdir/modules-dbg.tmp"
+		local dm=./usr/lib/debug/lib/modules/$REL/kernel
+		dpkg-deb --fsys-tarfile "$DEB_DBG" | tar -x -C "$kdir/dbg.tmp" --wildcards \
+			"./usr/lib/debug/boot/vmlinux-$REL" "$dm/drivers/firmware/qemu_fw_cfg.ko" \
+			"$dm/drivers/virtio/virtio*.ko" "$dm/drivers/block/virtio_blk.ko" \
+			|| die "extracting ./usr/lib/debug/boot/vmlinux-$REL and modules from $DEB_DBG"
+		local m f
+		for m in $GUEST_MODULES; do
+			f=$(find "$kdir/dbg.tmp/$dm" -name "$m.ko" -print -quit)
+			[ -n "$f" ] || die "debug info for $m.ko not in $DEB_DBG"
+			mv "$f" "$kdir/modules-dbg.tmp/"
+		done
 		mv "$kdir/dbg.tmp/usr/lib/debug/boot/vmlinux-$REL" "$kdir/vmlinux-$REL"
+		mv "$kdir/modules-dbg.tmp" "$kdir/modules-dbg"
 		rm -rf "$kdir/dbg.tmp"
 	fi
 	if [ ! -s "$kdir/vmlinuz-$REL" ] || [ ! -d "$kdir/modules" ]; then
@@ -445,7 +457,8 @@ run_scenario() {
 		# QEMU's -z output is makedumpfile's flattened format; -R rebuilds
 		# the standard compressed (diskdump) file from it.
 		makedumpfile -R "$tmp/vmcore.qemu-zlib.kdump" < "$tmp/vmcore.qemu-zlib.flat" \
-			> "$tmp/makedumpfile-R.txt" 2>&1 || say "WARNING: makedumpfile -R failed on $set/$name (see makedumpfile-R.txt)"
+			> "$tmp/makedumpfile-R.txt" 2>&1 || die "makedumpfile -R failed on $set/$name (see $tmp/makedumpfile-R.txt)"
+		[ "$(stat -c %s "$tmp/vmcore.qemu-zlib.kdump")" -gt 1048576 ] || die "makedumpfile -R wrote a tiny $tmp/vmcore.qemu-zlib.kdump"
 	fi
 	chmod 644 "$tmp"/vmcore.*
 	make_truth "$set" "$name" "$mode" "$tmp"
@@ -462,6 +475,7 @@ make_truth() {
 	"$PY" "$HERE/truth.py" --data "$DATA" --set "$set" --scenario "$name" --dir "$dir" \
 		--arch "$ARCH" --paging "$PAGING" --release "$REL" --vmlinux "kernels/$KSET/vmlinux-$REL" \
 		--vmlinux-stext "$STEXT" --ko "$dir/vmcargs.ko" --modules-dir "kernels/$KSET/modules" \
+		--debug-modules-dir "kernels/$KSET/modules-dbg" \
 		--cpus 2 --mode "$mode" --out "$dir/truth.json" \
 		|| die "truth.py failed for $set/$name ($dir/serial.log)"
 }
@@ -486,6 +500,9 @@ make_makedumpfile_variants() {
 			makedumpfile $opts "$src" "$d/$f" >> "$d/makedumpfile.txt" 2>&1 || rc=$?
 		fi
 		echo "exit=$rc" >> "$d/makedumpfile.txt"
+		if [ $rc -eq 0 ] && [ "$(stat -c %s "$d/$f" 2>/dev/null || echo 0)" -lt 1048576 ]; then
+			die "makedumpfile $opts wrote only $(stat -c %s "$d/$f" 2>/dev/null || echo 0) bytes to $d/$f"
+		fi
 		if [ $rc -ne 0 ]; then
 			rm -f "$d/$f"
 			if [ "$ARCH" = i386 ]; then

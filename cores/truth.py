@@ -86,6 +86,8 @@ def main():
     ap.add_argument("--vmlinux-stext", required=True, help="link-time address of _stext")
     ap.add_argument("--ko", required=True, help="vmcargs.ko that was loaded")
     ap.add_argument("--modules-dir", required=True, help="dir of the other .ko, relative to the data dir")
+    ap.add_argument("--debug-modules-dir", required=True,
+                    help="dir of their detached debug info (from the -dbg package), relative to the data dir")
     ap.add_argument("--cpus", type=int, required=True)
     ap.add_argument("--mode", required=True)
     ap.add_argument("--out", required=True)
@@ -198,7 +200,8 @@ def main():
             elif word == "object":
                 objects[d["name"]] = hexs(int(d["addr"], 16))
             elif word == "layout":
-                layout = {k: hexs(int(v, 16)) for k, v in d.items()}
+                layout = {k: (int(v) if k == "pgtable_levels" else hexs(int(v, 16)))
+                          for k, v in d.items()}
             continue
 
         if not init_crash_seen:
@@ -307,6 +310,11 @@ def main():
             t["parked_in"] = park_kind[pid]
         threads.append(t)
 
+    levels = {"2-level": 2, "pae": 3, "4-level": 4, "5-level": 5}[a.paging]
+    if "pgtable_levels" not in layout:
+        fail(f"{serial}: the module did not log pgtable_levels")
+    if layout["pgtable_levels"] != levels:
+        fail(f"{serial}: set says {a.paging} paging, the guest runs {layout['pgtable_levels']} levels")
     kaslr = cmdline is not None and "nokaslr" not in cmdline.split()
     offset = runtime_stext - int(a.vmlinux_stext, 16)
     if not kaslr and offset != 0:
@@ -316,11 +324,12 @@ def main():
     mods = []
     for name in sorted(sections, key=lambda n: (n != "vmcargs", n)):
         if name == "vmcargs":
-            path = os.path.join(rel_dir, "vmcargs.ko")
+            path = dbg = os.path.join(rel_dir, "vmcargs.ko")
         else:
             path = os.path.join(a.modules_dir, name + ".ko")
-        mods.append({"name": name, "path": path, "text": sections[name].get(".text"),
-                     "sections": sections[name]})
+            dbg = os.path.join(a.debug_modules_dir, name + ".ko")
+        mods.append({"name": name, "path": path, "debug_path": dbg,
+                     "text": sections[name].get(".text"), "sections": sections[name]})
 
     dumps = []
     for fn in sorted(os.listdir(a.dir)):

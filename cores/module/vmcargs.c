@@ -788,11 +788,13 @@ static int __init vmcargs_init(void)
 		THIS_MODULE->core_layout.base, THIS_MODULE->core_layout.size);
 #endif
 #ifdef CONFIG_X86_64
-	vmc_pr("vmcargs: layout page_offset_base=0x%lx vmalloc_base=0x%lx vmemmap_base=0x%lx phys_base=0x%lx\n",
+	vmc_pr("vmcargs: layout pgtable_levels=%d page_offset_base=0x%lx vmalloc_base=0x%lx vmemmap_base=0x%lx phys_base=0x%lx\n",
+		pgtable_l5_enabled() ? 5 : 4,
 		(unsigned long)page_offset_base, (unsigned long)vmalloc_base,
 		(unsigned long)vmemmap_base, (unsigned long)phys_base);
 #else
-	vmc_pr("vmcargs: layout page_offset=0x%lx\n", (unsigned long)PAGE_OFFSET);
+	vmc_pr("vmcargs: layout pgtable_levels=%d page_offset=0x%lx\n",
+		CONFIG_PGTABLE_LEVELS, (unsigned long)PAGE_OFFSET);
 #endif
 
 	for (i = 0; i < ARRAY_SIZE(vmcargs_threads); i++) {
