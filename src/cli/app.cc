@@ -1,5 +1,7 @@
 #include "cli/app.h"
 
+#include <algorithm>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -35,10 +37,26 @@ void add_session_options(CLI::App* c, SessionOptions& o) {
 }  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"vmcore-args: post-mortem kernel crash-dump analysis with provable argument values", "vmcore-args"};
+  CLI::App app{"vmcore-args: post-mortem kernel crash-dump analysis with provable argument values\n\n"
+               "  vmcore-args VMCORE VMLINUX [OPTIONS]     the thread report (short for `vmcore-args report …`)\n"
+               "  vmcore-args SUBCOMMAND [OPTIONS] ARGS…   see the subcommands below; SUBCOMMAND --help for each",
+               "vmcore-args"};
   app.set_version_flag("--version", VMC_VERSION);
   app.footer(kExitCodesHelp);
   app.require_subcommand(1, 1);
+
+  ReportArgs rep;
+  CLI::App* c_rep = app.add_subcommand(
+      "report", "Default command: panic summary, then every thread's stack with each frame's arguments");
+  c_rep->add_option("VMCORE", rep.vmcore, "Crash dump")->required();
+  c_rep->add_option("VMLINUX", rep.vmlinux, "Kernel image with debug info (the -dbg vmlinux)")->required();
+  c_rep->add_flag("--json", rep.json, "Machine-readable output (schema vmcore-args/1)");
+  c_rep->add_flag("-v,--verbose", rep.verbose, "One line per argument with its type and where the value came from");
+  c_rep->add_option("--thread", rep.threads, "Only this thread: PID or task address (repeatable)");
+  c_rep->add_flag("--active", rep.active_only, "Only tasks running on a CPU at the time of the dump");
+  c_rep->add_flag("--expand", rep.expand, "Show every thread even when several have identical stacks");
+  c_rep->add_option("--max-frames", rep.max_frames, "Frames per thread at most (default 128)");
+  add_session_options(c_rep, rep.session);
 
   InfoArgs info;
   CLI::App* c_info = app.add_subcommand("info", "What the dump is and what happened: format, arch, paging, release, "
@@ -57,13 +75,21 @@ int run(int argc, char** argv) {
   c_read->add_option("LEN", rd.length, "Bytes to show (default 64, at most 16 MiB)");
   add_session_options(c_read, rd.session);
 
+  // The bare form `vmcore-args VMCORE VMLINUX` is the report.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  static const char* const kSubcommands[] = {"report", "info", "read"};
+  if (!args.empty() && args[0][0] != '-' &&
+      std::find(std::begin(kSubcommands), std::end(kSubcommands), args[0]) == std::end(kSubcommands))
+    args.insert(args.begin(), "report");
+  std::reverse(args.begin(), args.end());  // CLI11 takes them last-first
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
   try {
+    if (c_rep->parsed()) return cmd_report(rep);
     if (c_info->parsed()) return cmd_info(info);
     if (c_read->parsed()) return cmd_read(rd);
   } catch (const std::exception& e) {

@@ -24,6 +24,15 @@ struct ReadArgs {
 };
 int cmd_read(const ReadArgs& a);
 
+struct ReportArgs {
+  std::string vmcore, vmlinux;
+  bool json = false, verbose = false, active_only = false, expand = false;
+  std::vector<std::string> threads;  // --thread PID|ADDR (repeatable)
+  unsigned max_frames = 128;
+  SessionOptions session;
+};
+int cmd_report(const ReportArgs& a);
+
 // Prints "vmcore-args: error: …" and returns the exit code for e.
 int report_error(const Error& e);
 

@@ -19,18 +19,25 @@ bool elf_init() {
 }
 }  // namespace
 
-Result<std::unique_ptr<ElfImage>> ElfImage::open(const std::string& path) {
+Result<std::unique_ptr<ElfImage>> ElfImage::open(const std::string& path) { return open_impl(path, nullptr); }
+
+Result<std::unique_ptr<ElfImage>> ElfImage::open_relocated(const std::string& path, const RelocationPlan& plan) {
+  return open_impl(path, &plan);
+}
+
+Result<std::unique_ptr<ElfImage>> ElfImage::open_impl(const std::string& path, const RelocationPlan* plan) {
   if (!elf_init()) return make_error(Errc::kUnsupported, "libelf: version mismatch");
   auto img = std::unique_ptr<ElfImage>(new ElfImage());
   img->path_ = path;
   img->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (img->fd_ < 0) return make_error(Errc::kIo, "{}: cannot open: {}", path, strerror(errno));
-  // ELF_C_READ_MMAP maps the file read-only; nothing is ever written back.
-  img->elf_ = elf_begin(img->fd_, ELF_C_READ_MMAP, nullptr);
+  // ELF_C_READ_MMAP maps the file read-only; the private variant is a
+  // copy-on-write mapping used to apply relocations. Nothing is written back.
+  img->elf_ = elf_begin(img->fd_, plan ? ELF_C_READ_MMAP_PRIVATE : ELF_C_READ_MMAP, nullptr);
   if (!img->elf_ || elf_kind(img->elf_) != ELF_K_ELF)
     return make_error(Errc::kBadData, "{}: not an ELF file{}", path,
                       img->elf_ ? "" : fmt::format(" ({})", elf_errmsg(-1)));
-  VMC_TRY(img->load());
+  VMC_TRY(img->load(plan));
   return img;
 }
 
@@ -40,7 +47,7 @@ ElfImage::~ElfImage() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Status ElfImage::load() {
+Status ElfImage::load(const RelocationPlan* plan) {
   GElf_Ehdr eh;
   if (!gelf_getehdr(elf_, &eh)) return make_error(Errc::kBadData, "{}: bad ELF header: {}", path_, elf_errmsg(-1));
   elf64_ = eh.e_ident[EI_CLASS] == ELFCLASS64;
@@ -86,6 +93,14 @@ Status ElfImage::load() {
     }
   }
 
+  if (plan && e_type_ != ET_REL)
+    return make_error(Errc::kBadData, "{}: a relocated open needs a relocatable object (ELF type {})", path_, e_type_);
+  if (plan) {
+    for (auto& sec : sections_)
+      if (auto it = plan->section_addrs.find(sec.name); it != plan->section_addrs.end() && (sec.flags & SHF_ALLOC))
+        sec.addr = it->second;
+  }
+
   if (Elf_Scn* scn = symtab ? symtab : dynsym) {
     GElf_Shdr sh;
     gelf_getshdr(scn, &sh);
@@ -100,7 +115,16 @@ Status ElfImage::load() {
       if (type == STT_SECTION || type == STT_FILE) continue;
       const char* name = elf_strptr(elf_, sh.sh_link, s.st_name);
       if (!name || !*name) continue;
-      symbols_.push_back({s.st_value, s.st_size, name, type, uint8_t(GELF_ST_BIND(s.st_info)), s.st_shndx});
+      uint64_t value = s.st_value;
+      if (plan && s.st_shndx != SHN_ABS && s.st_shndx < SHN_LORESERVE) {
+        // ET_REL symbol values are section-relative.
+        const ElfSection* sec = nullptr;
+        for (const auto& x : sections_)
+          if (x.index == s.st_shndx) sec = &x;
+        if (!sec || !(sec->flags & SHF_ALLOC) || !plan->section_addrs.count(sec->name)) continue;
+        value += sec->addr;
+      }
+      symbols_.push_back({value, s.st_size, name, type, uint8_t(GELF_ST_BIND(s.st_info)), s.st_shndx});
     }
     std::stable_sort(symbols_.begin(), symbols_.end(), [](const Symbol& a, const Symbol& b) {
       if (a.addr != b.addr) return a.addr < b.addr;
@@ -110,6 +134,7 @@ Status ElfImage::load() {
     for (size_t i = 0; i < symbols_.size(); ++i) by_name_.emplace(symbols_[i].name, i);
   }
 
+  if (plan) VMC_TRY(relocate_debug_sections(*plan));
   // DWARF is optional (a stripped module still gives name+offset frames).
   dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
   return {};

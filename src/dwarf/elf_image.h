@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,9 +44,21 @@ struct ElfSegment {
   uint32_t flags = 0;
 };
 
+// How to open a relocatable object (a kernel module): where each of its
+// sections was loaded, and how to resolve symbols it does not define.
+struct RelocationPlan {
+  std::map<std::string, uint64_t, std::less<>> section_addrs;  // ".text" -> runtime address
+  std::function<std::optional<uint64_t>(std::string_view)> resolve_undefined;
+};
+
 class ElfImage {
  public:
   static Result<std::unique_ptr<ElfImage>> open(const std::string& path);
+  // Opens an ET_REL file laid out at the plan's section addresses: symbol
+  // addresses become absolute runtime addresses and the debug sections'
+  // relocations are applied in a private copy-on-write mapping (the file is
+  // never written), so DWARF and CFI read as if linked at those addresses.
+  static Result<std::unique_ptr<ElfImage>> open_relocated(const std::string& path, const RelocationPlan& plan);
   ~ElfImage();
   ElfImage(const ElfImage&) = delete;
   ElfImage& operator=(const ElfImage&) = delete;
@@ -60,6 +74,11 @@ class ElfImage {
   Dwarf* dwarf() const { return dwarf_; }
   const std::vector<uint8_t>& build_id() const { return build_id_; }
   std::string build_id_hex() const;
+  // Warnings from opening (e.g. relocations that could not be applied).
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  // False when some debug relocation of a relocated open could not be
+  // applied: the DWARF is then not trusted for values.
+  bool debug_relocation_complete() const { return relocation_complete_; }
 
   const std::vector<ElfSection>& sections() const { return sections_; }
   const ElfSection* section(std::string_view name) const;
@@ -83,7 +102,9 @@ class ElfImage {
 
  private:
   ElfImage() = default;
-  Status load();
+  static Result<std::unique_ptr<ElfImage>> open_impl(const std::string& path, const RelocationPlan* plan);
+  Status load(const RelocationPlan* plan);
+  Status relocate_debug_sections(const RelocationPlan& plan);
 
   std::string path_;
   int fd_ = -1;
@@ -98,6 +119,8 @@ class ElfImage {
   std::vector<ElfSegment> segments_;
   std::vector<Symbol> symbols_;
   std::unordered_multimap<std::string_view, size_t> by_name_;
+  std::vector<std::string> warnings_;
+  bool relocation_complete_ = true;
 };
 
 }  // namespace vmc

@@ -45,6 +45,7 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& vmcore, const 
                         s->vmlinux_->elf_type());
     if (s->vmlinux_->symbols().empty())
       return make_error(Errc::kBadData, "{}: has no symbol table (a stripped vmlinux cannot be used)", vmlinux);
+    if (s->vmlinux_->dwarf()) s->types_ = std::make_unique<TypeIndex>(s->vmlinux_->dwarf());
   }
 
   s->gather_facts();
@@ -263,6 +264,20 @@ Result<kvaddr_t> Session::symbol_address(std::string_view name) const {
   }
   if (auto v = vmcoreinfo_.symbol(std::string(name))) return *v;
   return make_error(Errc::kNotFound, "no symbol {}", name);
+}
+
+Result<kvaddr_t> Session::percpu_address(std::string_view name, unsigned cpu) {
+  if (!vmlinux_) return make_error(Errc::kNotFound, "per-CPU {}: no vmlinux", name);
+  const Symbol* sym = vmlinux_->find_symbol(name);
+  if (!sym) return make_error(Errc::kNotFound, "no per-CPU symbol {}", name);
+  VMC_ASSIGN(kvaddr_t offsets, symbol_address("__per_cpu_offset"));
+  VMC_ASSIGN(uint64_t off, read_ulong(offsets + uint64_t(cpu) * minfo().ptr_size));
+  const ElfSection* pcpu = vmlinux_->section(".data..percpu");
+  bool zero_based = pcpu && pcpu->addr == 0;
+  uint64_t base = zero_based ? sym->addr : sym->addr + facts_.kaslr_offset.value_or(0);
+  uint64_t a = base + off;
+  if (machine() == Machine::kI386) a &= 0xffffffffu;
+  return a;
 }
 
 Status Session::read(kvaddr_t va, std::span<uint8_t> buf) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dwarf/elf_image.h"
+#include "dwarf/types.h"
 #include "kvm/cpu_notes.h"
 #include "kvm/dump/dump.h"
 #include "kvm/kernel_memory.h"
@@ -56,6 +57,11 @@ class Session {
   const SessionOptions& options() const { return opts_; }
 
   ElfImage* vmlinux() { return vmlinux_.get(); }
+  // Kernel structure layouts from the vmlinux DWARF; null without DWARF.
+  TypeIndex* types() { return types_.get(); }
+  // Address of a per-CPU variable for `cpu` (x86-64 per-CPU symbols are
+  // zero-based offsets, i386 ones are ordinary kernel addresses).
+  Result<kvaddr_t> percpu_address(std::string_view name, unsigned cpu);
   // Kernel virtual memory; null when translation could not be set up (the
   // reason is in translation_error()).
   KernelMemory* kmem() { return kmem_.get(); }
@@ -86,6 +92,7 @@ class Session {
   VmcoreInfo vmcoreinfo_;
   std::vector<CpuNote> cpu_notes_;
   std::unique_ptr<ElfImage> vmlinux_;
+  std::unique_ptr<TypeIndex> types_;
   std::unique_ptr<KernelMemory> kmem_;
   std::optional<Error> translation_error_;
   KernelFacts facts_;
