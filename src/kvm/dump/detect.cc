@@ -27,7 +27,10 @@ struct WarningsOf : Dump {
 Result<std::unique_ptr<Dump>> open_flattened(std::shared_ptr<const Source> stream) {
   VMC_ASSIGN(std::shared_ptr<FlattenedSource> flat, FlattenedSource::open(stream));
   uint64_t n = std::min<uint64_t>(flat->size(), 64);
-  VMC_ASSIGN(auto head, flat->read_vec(0, n));
+  std::vector<uint8_t> head;
+  if (n > 0) {
+    VMC_ASSIGN(head, flat->read_vec(0, n));
+  }
   std::unique_ptr<Dump> d;
   if (FlattenedSource::has_signature(head)) {
     return make_error(Errc::kUnsupported,
@@ -56,7 +59,10 @@ Result<std::unique_ptr<Dump>> open_flattened(std::shared_ptr<const Source> strea
 
 Result<std::unique_ptr<Dump>> open_dump_source(std::shared_ptr<const Source> src) {
   uint64_t n = std::min<uint64_t>(src->size(), 64);
-  VMC_ASSIGN(auto head, src->read_vec(0, n));
+  std::vector<uint8_t> head;
+  if (n > 0) {
+    VMC_ASSIGN(head, src->read_vec(0, n));
+  }
   if (starts_with(head, "\x7f" "ELF")) {
     VMC_ASSIGN(auto d, ElfDump::open(src));
     return std::unique_ptr<Dump>(std::move(d));

@@ -213,6 +213,7 @@ bool lzo_ready() {
 Result<std::vector<uint64_t>> read_bitmap(const Source& src, uint64_t off, uint64_t limit) {
   uint64_t nbytes = (limit + 7) / 8;
   std::vector<uint64_t> words((nbytes + 7) / 8, 0);
+  if (nbytes == 0) return words;
   auto* bytes = reinterpret_cast<uint8_t*>(words.data());
   VMC_TRY(src.read(off, std::span(bytes, nbytes)));
   for (uint64_t& w : words) w = load_u64(reinterpret_cast<const uint8_t*>(&w), Endian::kLittle);
@@ -242,6 +243,8 @@ Result<std::unique_ptr<DiskDump>> DiskDump::open(std::shared_ptr<const Source> s
   // flattened stream the padding after the header may be unreadable.
   uint64_t max_header = 0;
   for (const Abi& a : kAbis) max_header = std::max(max_header, Layout(kDiskDumpHeader, a).size());
+  if (fsize < kSignatureLen)
+    return make_error(Errc::kTruncated, "{}: file of {} bytes is too short for a kdump-compressed header", fn, fsize);
   std::vector<uint8_t> hb(std::min(fsize, max_header));
   VMC_TRY(src->read(0, hb));
   const uint64_t fixed = kUtsnameOffset + 6 * kUtsFieldLen;
