@@ -121,7 +121,9 @@ using Status = Result<void>;
 #define VMC_CONCAT_INNER_(a, b) a##b
 #define VMC_CONCAT_(a, b) VMC_CONCAT_INNER_(a, b)
 // VMC_ASSIGN(auto x, expr): declare x from a Result, or return its error.
-#define VMC_ASSIGN(decl, expr) VMC_ASSIGN_IMPL_(VMC_CONCAT_(vmc_r_, __COUNTER__), decl, expr)
+// At most one per source line (the temporary is named after __LINE__;
+// __COUNTER__ would break ccache's preprocessor mode).
+#define VMC_ASSIGN(decl, expr) VMC_ASSIGN_IMPL_(VMC_CONCAT_(vmc_r_, __LINE__), decl, expr)
 #define VMC_ASSIGN_IMPL_(tmp, decl, expr)               \
   auto tmp = (expr);                                    \
   if (!tmp.ok()) return std::move(tmp).error();         \

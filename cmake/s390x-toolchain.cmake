@@ -1,0 +1,22 @@
+# Cross build for s390x (big-endian) against a private sysroot made by
+# scripts/cross-s390x.sh from Debian's s390x packages (no multiarch install).
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR s390x)
+set(CMAKE_C_COMPILER s390x-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER s390x-linux-gnu-g++)
+if(NOT VMC_SYSROOT)
+  set(VMC_SYSROOT "$ENV{VMC_SYSROOT}")
+endif()
+set(CMAKE_FIND_ROOT_PATH "${VMC_SYSROOT}" /usr/s390x-linux-gnu)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+set(ENV{PKG_CONFIG_LIBDIR} "${VMC_SYSROOT}/usr/lib/s390x-linux-gnu/pkgconfig:${VMC_SYSROOT}/usr/share/pkgconfig")
+set(ENV{PKG_CONFIG_SYSROOT_DIR} "${VMC_SYSROOT}")
+set(ENV{PKG_CONFIG_PATH} "")
+# Debian 12 still ships some libraries (liblzma, libbz2, libz) under /lib.
+set(_vmc_libdirs "-L${VMC_SYSROOT}/usr/lib/s390x-linux-gnu -L${VMC_SYSROOT}/lib/s390x-linux-gnu")
+set(_vmc_rpath "-Wl,-rpath-link,${VMC_SYSROOT}/usr/lib/s390x-linux-gnu:${VMC_SYSROOT}/lib/s390x-linux-gnu")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "${_vmc_libdirs} ${_vmc_rpath}")
+set(CMAKE_SHARED_LINKER_FLAGS_INIT "${_vmc_libdirs} ${_vmc_rpath}")
