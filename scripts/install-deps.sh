@@ -19,6 +19,9 @@ TEST_PKGS=(
   crash python3-drgn bc flex bison libssl-dev
   # big-endian host check: cross compiler + user-mode emulator (see .ci/s390x.sh)
   g++-s390x-linux-gnu qemu-user-static
+  # gcc -m32 for the unwinder oracle's i386 process cores. Not gcc-multilib:
+  # on bookworm it removes g++-s390x-linux-gnu; these two do not.
+  libc6-dev-i386 lib32gcc-12-dev
 )
 
 missing=()

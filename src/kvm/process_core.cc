@@ -5,6 +5,7 @@
 #include <map>
 
 #include <elfutils/libdw.h>
+#include <gelf.h>
 #include <libelf.h>
 
 #include "arch/base/bytes.h"
@@ -21,6 +22,8 @@ constexpr uint32_t kNtFile = 0x46494c45;  // "FILE"
 constexpr uint32_t kNtGnuBuildId = 3;
 constexpr uint64_t kAtPhdr = 3;
 constexpr uint64_t kAtEntry = 9;
+constexpr uint64_t kAtSysinfoEhdr = 33;
+constexpr uint64_t kMaxVdsoSize = 1u << 20;
 constexpr uint32_t kPfX = 1;
 constexpr uint32_t kPtNote = 4;
 constexpr size_t kMaxAuxv = 4096;
@@ -76,11 +79,23 @@ struct ProcessCore::OpenFile {
   }
 };
 
+struct ProcessCore::Vdso {
+  std::vector<uint8_t> bytes;  // the image, copied out of the core
+  Elf* elf = nullptr;          // libelf over `bytes`
+  Dwarf_CFI* eh_frame = nullptr;
+  CodeImage image;
+  ~Vdso() {
+    if (eh_frame) dwarf_cfi_end(eh_frame);
+    if (elf) elf_end(elf);
+  }
+};
+
 ProcessCore::~ProcessCore() = default;
 
 std::vector<const CodeImage*> ProcessCore::images() const {
   std::vector<const CodeImage*> out;
   for (const auto& f : files_) out.push_back(&f->image);
+  if (vdso_) out.push_back(&vdso_->image);
   return out;
 }
 
@@ -185,6 +200,7 @@ Result<std::unique_ptr<ProcessCore>> ProcessCore::open(const std::string& core, 
   std::sort(pc->mappings_.begin(), pc->mappings_.end(),
             [](const FileMapping& a, const FileMapping& b) { return a.start < b.start; });
   pc->open_files(program);
+  pc->open_vdso();
   return pc;
 }
 
@@ -290,6 +306,83 @@ void ProcessCore::open_files(const std::string& program) {
     m.opened_path = use;
   }
   for (const auto& f : files_) code_.add(&f->image);
+}
+
+void ProcessCore::open_vdso() {
+  auto base = auxv(kAtSysinfoEhdr);
+  if (!base || *base == 0) return;
+  bool elf64 = machine_info(machine_).ptr_size == 8;
+  uint8_t eh[64] = {};
+  size_t ehsize = elf64 ? 64 : 52;
+  Status st = read_core_only(*base, std::span(eh, ehsize));
+  if (!st) {
+    warnings_.push_back(fmt::format("{}: vDSO at {:#x} is not in the core: {}", path_, *base, st.error().message()));
+    return;
+  }
+  ByteView v(std::span<const uint8_t>(eh, ehsize), endian_, "vDSO ELF header");
+  if (std::memcmp(eh, "\x7f" "ELF", 4) != 0 || eh[4] != (elf64 ? 2 : 1)) {
+    warnings_.push_back(fmt::format("{}: no ELF image at the vDSO address {:#x}", path_, *base));
+    return;
+  }
+  // The image ends with its section headers (the kernel maps the whole
+  // file); bounded, vDSOs are a few pages.
+  uint64_t shoff = elf64 ? v.u64(40).value_or(0) : v.u32(32).value_or(0);
+  uint64_t shentsize = v.u16(elf64 ? 58 : 46).value_or(0), shnum = v.u16(elf64 ? 60 : 48).value_or(0);
+  uint64_t size = shoff + shentsize * shnum;
+  if (shoff == 0 || size > kMaxVdsoSize || size < ehsize) {
+    warnings_.push_back(fmt::format("{}: vDSO at {:#x} has an implausible size {:#x}", path_, *base, size));
+    return;
+  }
+  auto vd = std::make_unique<Vdso>();
+  vd->bytes.resize(size);
+  st = read_core_only(*base, vd->bytes);
+  if (!st) {
+    warnings_.push_back(fmt::format("{}: reading the vDSO image at {:#x}: {}", path_, *base, st.error().message()));
+    return;
+  }
+  elf_version(EV_CURRENT);
+  vd->elf = elf_memory(reinterpret_cast<char*>(vd->bytes.data()), vd->bytes.size());
+  GElf_Ehdr ehdr;
+  if (!vd->elf || !gelf_getehdr(vd->elf, &ehdr) || machine_from_elf(ehdr.e_machine) != machine_) {
+    warnings_.push_back(fmt::format("{}: the vDSO at {:#x} is not an ELF image for this machine", path_, *base));
+    return;
+  }
+  size_t phnum = 0;
+  elf_getphdrnum(vd->elf, &phnum);
+  std::optional<int64_t> bias;
+  std::vector<GElf_Phdr> loads;
+  for (size_t i = 0; i < phnum && i < 64; ++i) {
+    GElf_Phdr ph;
+    if (!gelf_getphdr(vd->elf, int(i), &ph) || ph.p_type != PT_LOAD) continue;
+    if (!bias) bias = int64_t(*base - (ph.p_vaddr - ph.p_offset));
+    loads.push_back(ph);
+  }
+  if (!bias) return;
+  vd->image.name = "[vdso]";
+  vd->image.bias = *bias;
+  for (const auto& ph : loads)
+    if (ph.p_flags & PF_X)
+      vd->image.text.push_back({ph.p_vaddr + uint64_t(*bias), ph.p_vaddr + ph.p_memsz + uint64_t(*bias)});
+  vd->eh_frame = dwarf_getcfi_elf(vd->elf);
+  vd->image.eh_frame = vd->eh_frame;
+  for (Elf_Scn* scn = elf_nextscn(vd->elf, nullptr); scn; scn = elf_nextscn(vd->elf, scn)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || sh.sh_entsize == 0) continue;
+    Elf_Data* d = elf_getdata(scn, nullptr);
+    size_t n = d ? std::min<size_t>(sh.sh_size / sh.sh_entsize, 4096) : 0;
+    for (size_t i = 1; i < n; ++i) {
+      GElf_Sym sym;
+      if (!gelf_getsym(d, int(i), &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF) continue;
+      const char* name = elf_strptr(vd->elf, sh.sh_link, sym.st_name);
+      if (!name) continue;
+      vd->image.runtime_symbols.push_back({sym.st_value + uint64_t(*bias), sym.st_size, name, STT_FUNC,
+                                           uint8_t(GELF_ST_BIND(sym.st_info)), sym.st_shndx});
+    }
+  }
+  std::sort(vd->image.runtime_symbols.begin(), vd->image.runtime_symbols.end(),
+            [](const Symbol& a, const Symbol& b) { return a.addr < b.addr; });
+  vdso_ = std::move(vd);
+  code_.add(&vdso_->image);
 }
 
 Status ProcessCore::read_core_run(uint64_t va, std::span<uint8_t> buf, uint64_t* n, bool* in_load) {

@@ -63,7 +63,10 @@ class ProcessCore final : public VirtualMemory {
   // NT_AUXV AT_PHDR / AT_ENTRY). Mapped files that cannot be opened, are not
   // ELF, or whose GNU build-id differs from the one in the core's copy of
   // their first page are skipped with a warning (their code is then "no
-  // known code" for the unwinder).
+  // known code" for the unwinder). The vDSO (NT_AUXV AT_SYSINFO_EHDR; i386
+  // system calls return through its __kernel_vsyscall) is read from the
+  // core itself and becomes the image "[vdso]" with its .eh_frame and
+  // dynamic symbols (CodeImage::runtime_symbols; its `elf` is null).
   static Result<std::unique_ptr<ProcessCore>> open(const std::string& core, const std::string& program = "",
                                                    const ProcessCoreOptions& opts = {});
   ~ProcessCore() override;
@@ -97,10 +100,12 @@ class ProcessCore final : public VirtualMemory {
  private:
   struct Load { uint64_t vaddr, offset, filesz, memsz; };
   struct OpenFile;
+  struct Vdso;
 
   ProcessCore() = default;
   Status parse_notes();
   void open_files(const std::string& program);
+  void open_vdso();
   Status read_from_file(uint64_t va, std::span<uint8_t> buf, uint64_t* done);
   // Reads up to buf.size() bytes at va from the core; sets *n to the number
   // of bytes the containing segment supplies (0 when none). Errors only for
@@ -118,6 +123,7 @@ class ProcessCore final : public VirtualMemory {
   std::vector<std::pair<uint64_t, uint64_t>> auxv_;
   std::vector<std::unique_ptr<OpenFile>> files_;
   std::vector<int> mapping_file_;  // index into files_ per mapping, -1 if none
+  std::unique_ptr<Vdso> vdso_;
   CodeImageList code_;
   std::vector<std::string> warnings_;
 };
