@@ -61,12 +61,15 @@ Result<Opened> open_classified(const std::string& file) {
 }
 
 // Pfns to compare: every 97th of the reference's RAM, and each range's
-// first and last.
+// first and last. Only whole pages: kdump's ELF has ranges that end
+// mid-page (the i386 e820 map's 0x9fc00).
 std::vector<uint64_t> sample_pfns(const Dump& ref) {
   std::vector<uint64_t> pfns;
   uint64_t n = 0;
   for (const PhysRange& r : ref.ranges()) {
-    uint64_t first = r.start / 4096, last = (r.start + r.size - 1) / 4096;
+    uint64_t first = (r.start + 4095) / 4096, end = (r.start + r.size) / 4096;
+    if (first >= end) continue;
+    uint64_t last = end - 1;
     pfns.push_back(first);
     for (uint64_t p = first; p <= last; ++p, ++n)
       if (n % 97 == 0) pfns.push_back(p);
