@@ -207,6 +207,34 @@ TEST(Flattened, StreamCutInsideARecord) {
   }
 }
 
+// makedumpfile -F streams the descriptor table interleaved with page data:
+// a cut stream can lack descriptors of pages whose bitmap bits it has. The
+// dump still opens; those pages fail naming the pfn, the rest read.
+TEST(Flattened, CutStreamMissingSomeDescriptorsStillOpens) {
+  DiskDumpBuilder b("x86_64", 6);
+  for (uint64_t pfn = 0; pfn < 300; ++pfn) b.add_page(pfn, page_pattern(4096, uint32_t(pfn)), PageEnc::kZlib);
+  const auto file = b.build();
+  const auto& off = b.offsets();
+  const uint64_t hole_start = off.desc.at(200), hole_end = off.desc.at(250) + 24;
+  std::vector<FlatRecord> recs;
+  for (auto& r : test::flat_records(file, 64))
+    if (uint64_t(r.offset) + r.data.size() <= hole_start || uint64_t(r.offset) >= hole_end) recs.push_back(std::move(r));
+  auto d = open_dump_source(buffer(test::flatten(recs, /*end_marker=*/false)));
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  EXPECT_EQ((*d)->compression(), "zlib");
+  std::vector<uint8_t> page(4096);
+  for (uint64_t pfn : {0, 150, 199, 260, 299}) {
+    ASSERT_TRUE((*d)->read_phys(PhysAddr(pfn * 4096), page).ok()) << pfn;
+    EXPECT_EQ(page, page_pattern(4096, uint32_t(pfn)));
+  }
+  auto st = (*d)->read_phys(PhysAddr(220 * 4096), page);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), Errc::kTruncated);
+  EXPECT_TRUE(has(st.error().message(), "(pfn 0xdc): reading its page descriptor")) << st.error().message();
+  EXPECT_TRUE(has(st.error().message(), "never written")) << st.error().message();
+  EXPECT_TRUE(has(st.error().message(), kName)) << st.error().message();
+}
+
 TEST(Flattened, GarbageRecordHeadersAreBadDataNamingTheStreamOffset) {
   auto stream_with = [](std::initializer_list<std::pair<int64_t, int64_t>> hdrs) {
     ByteWriter w(Endian::kBig);

@@ -446,10 +446,15 @@ Result<std::unique_ptr<DiskDump>> DiskDump::open(std::shared_ptr<const Source> s
   uint32_t codecs = d->status_ & kCodecMask;
   uint64_t sample = std::min(d->dumped_, kCompressionSample);
   if (d->desc_off_ < fsize) sample = std::min(sample, (fsize - d->desc_off_) / d->desc_size_);
-  if (sample > 0) {
-    VMC_ASSIGN(auto db, src->read_vec(d->desc_off_, sample * d->desc_size_));
-    for (uint64_t i = 0; i < sample; ++i)
-      codecs |= load_u32(db.data() + i * d->desc_size_ + d->pd_flags_at_, abi->endian) & kCodecMask;
+  // Best effort, in chunks: a cut flattened stream may not have delivered
+  // every descriptor, and that must not stop the rest from being read.
+  constexpr uint64_t kChunk = 256;
+  std::vector<uint8_t> db(kChunk * d->desc_size_);
+  for (uint64_t i = 0; i < sample; i += kChunk) {
+    uint64_t n = std::min(kChunk, sample - i);
+    if (!src->read(d->desc_off_ + i * d->desc_size_, std::span(db.data(), n * d->desc_size_))) break;
+    for (uint64_t j = 0; j < n; ++j)
+      codecs |= load_u32(db.data() + j * d->desc_size_ + d->pd_flags_at_, abi->endian) & kCodecMask;
   }
   d->compression_ = codecs_string(codecs);
 
@@ -498,7 +503,9 @@ Status DiskDump::decode(uint64_t pfn, uint64_t addr, std::vector<uint8_t>& out) 
                       fn, addr, pfn, doff, fsize, incomplete_note());
   uint8_t db[kMaxDescSize];
   std::span<uint8_t> dspan(db, desc_size_);
-  VMC_TRY(src_->read(doff, dspan));
+  if (Status st = src_->read(doff, dspan); !st)
+    return std::move(st).error().context(
+        fmt::format("physical address {:#x} (pfn {:#x}): reading its page descriptor at offset {:#x}", addr, pfn, doff));
   const int64_t off = int64_t(load_u64(db + pd_offset_at_, endian_));
   const uint32_t size = load_u32(db + pd_size_at_, endian_);
   const uint32_t flags = load_u32(db + pd_flags_at_, endian_);
@@ -534,11 +541,18 @@ Status DiskDump::decode(uint64_t pfn, uint64_t addr, std::vector<uint8_t>& out) 
                         "{}: physical address {:#x} (pfn {:#x}): uncompressed page at offset {:#x} has {} bytes, not "
                         "the page size {}",
                         fn, addr, pfn, off, size, block_size_);
-    return src_->read(uint64_t(off), out);
   }
-
-  std::vector<uint8_t> in(size);
-  VMC_TRY(src_->read(uint64_t(off), in));
+  std::vector<uint8_t> in;
+  std::span<uint8_t> raw(out);
+  if (codec != 0) {
+    in.resize(size);
+    raw = in;
+  }
+  if (Status st = src_->read(uint64_t(off), raw); !st)
+    return std::move(st).error().context(fmt::format("physical address {:#x} (pfn {:#x}): reading {} bytes of page data at "
+                                                     "offset {:#x}",
+                                                     addr, pfn, size, off));
+  if (codec == 0) return {};
   size_t got = 0;
   bool ok = false;
   std::string why;
