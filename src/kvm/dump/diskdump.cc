@@ -101,7 +101,7 @@ class Layout {
         case CType::kOffT:
         case CType::kULongLong: size = width = 8; align = abi.i64_align; break;
         case CType::kTimeval: size = 2 * abi.long_bytes; align = width = abi.long_bytes; break;
-        default: size = align = width = 0;
+        default: size = width = 0; align = 1;  // unreachable: every CType is listed
       }
       size_ = (size_ + align - 1) / align * align;
       f_.push_back({size_, size, width, d.since});

@@ -42,6 +42,8 @@ class DiskDump final : public Dump {
   // kTruncated: descriptor or data beyond the end of the file (the message
   // says when the header flags the dump incomplete); kBadData: a descriptor
   // or page that cannot be decoded, naming pfn and file offset.
+  // Not thread-safe: it fills a small cache of decoded pages (the Session
+  // that owns the dump serializes its reads).
   Status read_phys(PhysAddr pa, std::span<uint8_t> buf) override;
 
   int header_version() const { return header_version_; }
