@@ -78,7 +78,7 @@ int run(int argc, char** argv) {
   // The bare form `vmcore-args VMCORE VMLINUX` is the report.
   std::vector<std::string> args(argv + 1, argv + argc);
   static const char* const kSubcommands[] = {"report", "info", "read"};
-  if (!args.empty() && args[0][0] != '-' &&
+  if (!args.empty() && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" &&
       std::find(std::begin(kSubcommands), std::end(kSubcommands), args[0]) == std::end(kSubcommands))
     args.insert(args.begin(), "report");
   std::reverse(args.begin(), args.end());  // CLI11 takes them last-first

@@ -1,34 +1,212 @@
+#include <map>
+
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
-#include "cli/summary.h"
-#include "kvm/linux/kernel_code.h"
-#include "kvm/linux/modules.h"
-#include "kvm/linux/tasks.h"
+#include "cli/thread_report.h"
 
 namespace vmc::cli {
+
+namespace {
+
+using J = nlohmann::ordered_json;
+
+std::string frame_label(const ReportFrame& f) {
+  std::string name = f.fn.function.empty() ? fmt::format("{:#x}", f.pc) : f.fn.function;
+  // Physical frames are named by their ELF symbol (as the kernel's own
+  // backtraces are); the source function follows when it differs.
+  std::string s = f.fn.inlined ? name
+                  : f.fn.symbol.empty() ? fmt::format("{}+{:#x}", name, f.fn.offset)
+                                        : fmt::format("{}+{:#x}", f.fn.symbol, f.fn.offset);
+  if (!f.fn.inlined && !f.fn.symbol.empty() && !f.fn.function.empty() && f.fn.symbol != f.fn.function)
+    s += fmt::format(" ({})", f.fn.function);
+  if (!f.module.empty()) s += fmt::format(" [{}]", f.module);
+  if (f.fn.inlined) s += " (inlined)";
+  return s;
+}
+
+std::string short_value(const ArgValue& a) {
+  if (!a.known) return "?";
+  std::string d = a.display.empty() ? fmt::format("{:#x}", a.raw) : a.display;
+  if (a.fault_address) d += " <-- fault address";
+  return d;
+}
+
+std::string where(const ReportFrame& f) {
+  if (f.fn.file.empty()) return "";
+  std::string file = f.fn.file;
+  return f.fn.line ? fmt::format("{}:{}", file, f.fn.line) : file;
+}
+
+// Threads with the same sequence of functions and offsets fold together.
+std::string stack_key(const ReportThread& t) {
+  std::string k = t.error.value_or("");
+  for (const auto& f : t.frames) k += fmt::format("|{}+{:x}", f.fn.function, f.fn.offset);
+  return k;
+}
+
+void print_thread(const ReportThread& t, bool verbose) {
+  const Task& k = t.task;
+  std::string tags;
+  if (t.crashed) tags += " [crashed]";
+  else if (k.active_cpu >= 0) tags += " [on CPU]";
+  if (k.idle) tags += " [idle]";
+  fmt::print("thread {:#x} pid {} ({}) CPU {}{} state {}", k.addr, k.pid, k.comm, k.active_cpu >= 0 ? k.active_cpu : k.cpu,
+             tags, k.state_char);
+  if (!t.frames.empty()) fmt::print(", sp {:#x}", t.frames[0].sp);
+  fmt::print("\n");
+  if (!t.start.empty()) fmt::print("  registers: {}\n", t.start);
+  for (const auto& f : t.frames) {
+    if (f.user_mode) {
+      fmt::print(" -- entered from user space: pc {:#x}, sp {:#x} --\n", f.pc, f.sp);
+      continue;
+    }
+    std::string loc = where(f);
+    if (!verbose) {
+      std::vector<std::string> as;
+      for (const auto& a : f.fn.args) as.push_back(fmt::format("{}={}", a.name, short_value(a)));
+      std::string args = f.fn.args_error ? "" : fmt::format("({})", fmt::join(as, ", "));
+      fmt::print(" #{:<2} {:016x} {}{}\n", f.index, f.sp, frame_label(f), args);
+      if (!loc.empty()) fmt::print("         at {}\n", loc);
+      continue;
+    }
+    fmt::print(" #{:<2} {:016x} {}  {}  ({})\n", f.index, f.sp, frame_label(f), loc, unwound_by_name(f.how));
+    if (f.fn.args_error) fmt::print("        arguments unknown: {}\n", *f.fn.args_error);
+    for (const auto& n : f.fn.trust_notes) fmt::print("        note: {}\n", n);
+    for (const auto& a : f.fn.args) {
+      std::string decl = fmt::format("{} {}", a.type, a.name);
+      if (a.known) {
+        std::string v = fmt::format("{:#x}", a.raw);
+        if (!a.display.empty() && a.display != v) v += fmt::format(" ({})", a.display);
+        if (a.bytes.size() > 8) v = a.display;
+        if (a.fault_address) v += " <-- fault address";
+        fmt::print("        {} = {}\n            from {}\n", decl, v, a.source);
+      } else {
+        fmt::print("        {} = <unknown: {}>\n", decl, a.reason);
+      }
+    }
+  }
+  if (t.error) fmt::print("  (trace stopped: {})\n", *t.error);
+}
+
+J frame_json(const ReportFrame& f) {
+  J j;
+  j["index"] = f.index;
+  j["pc"] = hex(f.pc);
+  j["sp"] = hex(f.sp);
+  j["cfa"] = f.cfa ? J(hex(*f.cfa)) : J(nullptr);
+  j["function"] = f.fn.function;
+  j["offset"] = hex(f.fn.offset);
+  j["symbol"] = f.fn.symbol;
+  j["module"] = f.module.empty() ? J(nullptr) : J(f.module);
+  j["file"] = f.fn.file.empty() ? J(nullptr) : J(f.fn.file);
+  j["line"] = f.fn.line ? J(f.fn.line) : J(nullptr);
+  j["inlined"] = f.fn.inlined;
+  j["unwound_by"] = unwound_by_name(f.how);
+  if (f.user_mode) j["user_mode"] = true;
+  if (f.fn.args_error) j["args_error"] = *f.fn.args_error;
+  if (!f.fn.trust_notes.empty()) j["trust_notes"] = f.fn.trust_notes;
+  J args = J::array();
+  for (const auto& a : f.fn.args) {
+    J x;
+    x["name"] = a.name;
+    x["type"] = a.type;
+    x["known"] = a.known;
+    if (a.known) {
+      std::string hv;
+      for (size_t i = a.bytes.size(); i-- > 0;) hv += fmt::format("{:02x}", a.bytes[i]);  // little-endian bytes -> number
+      x["value"] = a.bytes.size() <= 8 ? hex(a.raw) : "0x" + hv;
+      x["display"] = a.display;
+      x["source"] = a.source;
+      x["fault_address"] = a.fault_address;
+      if (a.heuristic) x["heuristic"] = true;
+    } else {
+      x["reason"] = a.reason;
+    }
+    args.push_back(std::move(x));
+  }
+  j["args"] = std::move(args);
+  return j;
+}
+
+}  // namespace
 
 int cmd_report(const ReportArgs& a) {
   auto s = Session::open(a.vmcore, a.vmlinux, a.session);
   if (!s) return report_error(s.error());
-  Session& ses = **s;
-  Summary m = summarize(ses);
-  auto tasks = load_tasks(ses);
-  if (!tasks) return report_error(tasks.error());
-  auto mods = load_modules(ses);
-  if (!mods) return report_error(mods.error());
-  for (const auto& w : tasks->warnings) fmt::print("WARNING: {}\n", w);
-  for (const auto& w : mods->warnings) fmt::print("WARNING: {}\n", w);
-  fmt::print("panic cpu {} ; cpus {}\n", tasks->panic_cpu.value_or(-1), tasks->cpu_current.size());
-  for (const auto& t : tasks->tasks)
-    fmt::print("{:#x} pid {:5} tgid {:5} {:16} {} cpu {} active {} stack {:#x} sp {:#x}{}\n", t.addr, t.pid, t.tgid, t.comm,
-               t.state_char, t.cpu, t.active_cpu, t.stack, t.thread_sp, t.idle ? " idle" : "");
-  for (const auto& mo : mods->modules) {
-    fmt::print("module {} at {:#x} text", mo->name, mo->addr);
-    for (auto [b, e] : mo->text) fmt::print(" [{:#x},{:#x})", b, e);
-    fmt::print(" sections {} orcs {} kallsyms {} debug {} {}\n", mo->sections.size(), mo->num_orcs, mo->kallsyms.size(),
-               mo->debug_path, mo->debug_error);
-    if (mo->debug)
-      for (const auto& w : mo->debug->warnings()) fmt::print("  {}\n", w);
+  ReportOptions o;
+  o.threads = a.threads;
+  o.active_only = a.active_only;
+  o.max_frames = a.max_frames;
+  auto r = build_report(**s, o);
+  if (!r) return report_error(r.error());
+  const Summary& m = r->summary;
+  if (!a.threads.empty() && r->threads.empty())
+    return report_error(make_error(Errc::kUsage, "no thread matches --thread {}", fmt::join(a.threads, ", ")));
+
+  if (a.json) {
+    J j;
+    j["schema"] = "vmcore-args/1";
+    j["dump"] = dump_json(m);
+    j["panic"] = panic_json(m);
+    J threads = J::array();
+    for (const auto& t : r->threads) {
+      J x;
+      x["task"] = hex(t.task.addr);
+      x["pid"] = t.task.pid;
+      x["tgid"] = t.task.tgid;
+      x["comm"] = t.task.comm;
+      x["state"] = std::string(1, t.task.state_char);
+      x["cpu"] = t.task.active_cpu >= 0 ? t.task.active_cpu : t.task.cpu;
+      x["active"] = t.task.active_cpu >= 0;
+      x["idle"] = t.task.idle;
+      x["crashed"] = t.crashed;
+      x["registers"] = t.start;
+      if (t.error) x["error"] = *t.error;
+      J frames = J::array();
+      for (const auto& f : t.frames) frames.push_back(frame_json(f));
+      x["frames"] = std::move(frames);
+      threads.push_back(std::move(x));
+    }
+    j["threads"] = std::move(threads);
+    if (!r->warnings.empty()) j["warnings"] = r->warnings;
+    fmt::print("{}\n", j.dump(2, ' ', false, J::error_handler_t::replace));
+  } else {
+    fmt::print("PANIC on CPU {}: \"{}\"\n", m.panic_cpu ? fmt::format("{}", *m.panic_cpu) : "?",
+               m.panic_message.value_or("(no panic message in the log)"));
+    if (m.oops) fmt::print("  {}\n", *m.oops);
+    if (m.pid)
+      fmt::print("  task {} ({}){}{}\n", *m.pid, m.comm.value_or("?"), m.task ? fmt::format(" at {:#x}", *m.task) : "",
+                 m.fault_address ? fmt::format(", fault address {:#x}", *m.fault_address) : "");
+    fmt::print("  Linux {} {}, {} paging, KASLR offset {}, {} CPUs; {} dump{}\n", m.release, m.arch, m.paging,
+               m.kaslr_offset ? fmt::format("{:#x}", *m.kaslr_offset) : "unknown", m.cpus, m.format,
+               m.producer.empty() ? "" : fmt::format(" written by {}", m.producer));
+    for (const auto& w : m.warnings) fmt::print("  WARNING: {}\n", w);
+    for (const auto& w : r->warnings) fmt::print("  note: {}\n", w);
+    fmt::print("\n");
+    // Fold identical stacks (never the crashed or an on-CPU thread).
+    std::map<std::string, std::vector<const ReportThread*>> groups;
+    std::vector<std::string> order;
+    for (const auto& t : r->threads) {
+      std::string k = (a.expand || t.crashed || t.task.active_cpu >= 0) ? fmt::format("#{:x}", t.task.addr) : stack_key(t);
+      if (!groups.count(k)) order.push_back(k);
+      groups[k].push_back(&t);
+    }
+    for (const auto& k : order) {
+      const auto& g = groups[k];
+      print_thread(*g[0], a.verbose);
+      if (g.size() > 1) {
+        std::vector<std::string> others;
+        for (size_t i = 1; i < g.size(); ++i) others.push_back(fmt::format("{} ({})", g[i]->task.pid, g[i]->task.comm));
+        fmt::print("  + {} more thread{} with this stack (arguments shown are pid {}'s; --expand shows each): {}\n",
+                   g.size() - 1, g.size() > 2 ? "s" : "", g[0]->task.pid, fmt::join(others, ", "));
+      }
+      fmt::print("\n");
+    }
+  }
+  if ((*s)->dump().header().incomplete) {
+    fmt::print(stderr, "vmcore-args: error: {}: the dump is incomplete (truncated or flagged incomplete by its writer)\n",
+               a.vmcore);
+    return kExitBadInput;
   }
   return kExitOk;
 }

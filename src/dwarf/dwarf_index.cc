@@ -43,19 +43,63 @@ std::optional<Dwarf_Die> DwarfIndex::cu_for(uint64_t addr) {
   return std::nullopt;
 }
 
-std::vector<Dwarf_Die> DwarfIndex::function_scopes(uint64_t addr) {
-  std::vector<Dwarf_Die> out;
-  auto cu = cu_for(addr);
-  if (!cu) return out;
-  Dwarf_Die* scopes = nullptr;
-  int n = dwarf_getscopes(&*cu, addr, &scopes);
-  for (int i = 0; i < n; ++i) {
-    int tag = dwarf_tag(&scopes[i]);
-    if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram) out.push_back(scopes[i]);
-    if (tag == DW_TAG_subprogram) break;
+const std::vector<DwarfIndex::FnRange>& DwarfIndex::functions_of(Dwarf_Die cu) {
+  Dwarf_Off key = dwarf_dieoffset(&cu);
+  auto it = cu_functions_.find(key);
+  if (it != cu_functions_.end()) return it->second;
+  std::vector<FnRange> v;
+  Dwarf_Die c;
+  if (dwarf_child(&cu, &c) == 0) {
+    do {
+      if (dwarf_tag(&c) != DW_TAG_subprogram) continue;
+      Dwarf_Addr base, start, end;
+      ptrdiff_t p = 0;
+      // A function may have several ranges (hot and .cold parts).
+      while ((p = dwarf_ranges(&c, p, &base, &start, &end)) > 0)
+        if (end > start) v.push_back({start, end, c});
+    } while (dwarf_siblingof(&c, &c) == 0);
   }
-  free(scopes);
-  return out;
+  std::sort(v.begin(), v.end(), [](const FnRange& a, const FnRange& b) { return a.lo < b.lo; });
+  return cu_functions_.emplace(key, std::move(v)).first->second;
+}
+
+std::vector<Dwarf_Die> DwarfIndex::function_scopes(uint64_t addr) {
+  // Walked by hand: dwarf_getscopes continues from an inlined instance into
+  // its abstract definition, not into the concrete function containing it.
+  std::vector<Dwarf_Die> chain;
+  auto cu = cu_for(addr);
+  if (!cu) return chain;
+  const auto& fns = functions_of(*cu);
+  auto it = std::upper_bound(fns.begin(), fns.end(), addr, [](uint64_t a, const FnRange& r) { return a < r.lo; });
+  std::optional<Dwarf_Die> fn;
+  for (int k = 0; it != fns.begin() && k < 64; ++k) {
+    --it;
+    if (addr >= it->lo && addr < it->hi) {
+      fn = it->die;
+      break;
+    }
+  }
+  if (!fn) return chain;
+  chain.push_back(*fn);
+  Dwarf_Die cur = *fn;
+  for (int depth = 0; depth < 64; ++depth) {
+    Dwarf_Die c;
+    bool deeper = false;
+    if (dwarf_child(&cur, &c) == 0) {
+      do {
+        int tag = dwarf_tag(&c);
+        if ((tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) && dwarf_haspc(&c, addr) == 1) {
+          if (tag == DW_TAG_inlined_subroutine) chain.push_back(c);
+          cur = c;
+          deeper = true;
+          break;
+        }
+      } while (dwarf_siblingof(&c, &c) == 0);
+    }
+    if (!deeper) break;
+  }
+  std::reverse(chain.begin(), chain.end());
+  return chain;
 }
 
 std::optional<SourceLine> DwarfIndex::line_for(uint64_t addr) {

@@ -8,6 +8,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,10 +38,13 @@ class DwarfIndex {
 
  private:
   void build();
+  struct FnRange { uint64_t lo, hi; Dwarf_Die die; };
+  const std::vector<FnRange>& functions_of(Dwarf_Die cu);
   Dwarf* dwarf_;
   bool built_ = false;
   struct CuRange { uint64_t lo, hi; Dwarf_Off cu_off; };
   std::vector<CuRange> ranges_;
+  std::map<Dwarf_Off, std::vector<FnRange>> cu_functions_;  // by CU DIE offset, sorted by lo
 };
 
 // Name of a function/parameter DIE, following abstract_origin/specification.

@@ -174,16 +174,32 @@ std::vector<const Symbol*> ElfImage::find_symbols(std::string_view name) const {
 const Symbol* ElfImage::symbol_at(uint64_t addr) const {
   auto it = std::upper_bound(symbols_.begin(), symbols_.end(), addr,
                              [](uint64_t a, const Symbol& s) { return a < s.addr; });
-  // Walk back over symbols at or below addr: prefer one whose range
-  // contains addr; bounded to a few aliases.
-  const Symbol* label = nullptr;
+  // Symbols at the same address sort sized-first; skip absolute ones.
+  const Symbol* best = nullptr;
+  for (int steps = 0; it != symbols_.begin() && steps < 256; ++steps) {
+    --it;
+    if (it->shndx == SHN_ABS) continue;
+    if (best && it->addr != best->addr) break;
+    if (!best || (it->type == STT_FUNC && best->type != STT_FUNC) ||
+        (it->type == best->type && it->bind == STB_GLOBAL && best->bind != STB_GLOBAL))
+      best = &*it;
+  }
+  if (best && best->size && addr - best->addr >= best->size) {
+    // Past the end of a sized symbol: only a label in between could name it.
+    return nullptr;
+  }
+  return best;
+}
+
+const Symbol* ElfImage::object_at(uint64_t addr) const {
+  auto it = std::upper_bound(symbols_.begin(), symbols_.end(), addr,
+                             [](uint64_t a, const Symbol& s) { return a < s.addr; });
   for (int steps = 0; it != symbols_.begin() && steps < 64; ++steps) {
     --it;
-    if (it->size && addr - it->addr < it->size && (it->type == STT_FUNC || it->type == STT_OBJECT)) return &*it;
-    if (!label && it->size == 0 && it->type != STT_OBJECT) label = &*it;
-    if (it->size && addr - it->addr >= it->size && label) break;
+    if (it->shndx == SHN_ABS || !it->size) continue;
+    if ((it->type == STT_FUNC || it->type == STT_OBJECT) && addr - it->addr < it->size) return &*it;
   }
-  return label;
+  return nullptr;
 }
 
 Result<std::vector<uint8_t>> ElfImage::read_at(uint64_t addr, uint64_t len) const {

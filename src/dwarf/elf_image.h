@@ -90,9 +90,14 @@ class ElfImage {
   const Symbol* find_symbol(std::string_view name) const;
   // All defined symbols of that name.
   std::vector<const Symbol*> find_symbols(std::string_view name) const;
-  // The function or object symbol containing `addr` (link-time), or the
-  // nearest preceding sized-0 label when nothing contains it.
+  // The symbol a backtrace names for `addr` (link-time), as kallsyms does:
+  // the nearest symbol at or below addr (absolute symbols excluded), and
+  // among aliases at that address a sized function first. Null when there
+  // is none or the nearest one is sized and ends before addr.
   const Symbol* symbol_at(uint64_t addr) const;
+  // A sized function or object symbol that contains `addr`, else null (for
+  // naming what a pointer points into).
+  const Symbol* object_at(uint64_t addr) const;
 
   // Bytes at a link-time address, from the file contents of an allocated
   // section (PROGBITS). kNotFound when no section has file bytes there.

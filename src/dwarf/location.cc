@@ -95,6 +95,17 @@ Result<std::vector<LocPiece>> eval_location(const Dwarf_Op* ops, size_t n, const
     }
     switch (a) {
       case DW_OP_addr:
+        VMC_TRY(push(op.number + uint64_t(env.addr_bias)));
+        break;
+      case DW_OP_addrx:
+      case DW_OP_GNU_addr_index: {
+        Dwarf_Attribute res;
+        Dwarf_Addr ad;
+        if (!env.attr || dwarf_getlocation_attr(env.attr, &op, &res) != 0 || dwarf_formaddr(&res, &ad) != 0)
+          return make_error(Errc::kBadData, "DW_OP_addrx {} cannot be resolved", op.number);
+        VMC_TRY(push(ad + uint64_t(env.addr_bias)));
+        break;
+      }
       case DW_OP_const1u: case DW_OP_const1s: case DW_OP_const2u: case DW_OP_const2s:
       case DW_OP_const4u: case DW_OP_const4s: case DW_OP_const8u: case DW_OP_const8s:
       case DW_OP_constu: case DW_OP_consts:

@@ -41,6 +41,10 @@ struct EvalEnv {
   Machine machine = Machine::kUnknown;
   Endian endian = Endian::kLittle;
   unsigned addr_size = 8;
+  // Added to DW_OP_addr/DW_OP_addrx operands: DWARF holds image (link-time)
+  // addresses, memory is read at runtime addresses (the KASLR offset for
+  // the vmlinux, 0 for a module relocated to its runtime sections).
+  int64_t addr_bias = 0;
   VirtualMemory* mem = nullptr;
   const Frame* frame = nullptr;
   std::string frame_label;                 // "#2 vfs_write", for messages

@@ -68,7 +68,7 @@ Status BufferSource::read(uint64_t off, std::span<uint8_t> buf) const {
   if (!in_bounds(off, buf.size(), data_.size()))
     return make_error(Errc::kTruncated, "{}: {} bytes at offset {:#x} lie beyond its end ({:#x} bytes)", name_,
                       buf.size(), off, data_.size());
-  std::memcpy(buf.data(), data_.data() + off, buf.size());
+  if (!buf.empty()) std::memcpy(buf.data(), data_.data() + off, buf.size());
   return {};
 }
 

@@ -15,14 +15,6 @@ bool starts_with(const std::vector<uint8_t>& b, std::string_view s) {
   return b.size() >= s.size() && std::memcmp(b.data(), s.data(), s.size()) == 0;
 }
 
-// Dump keeps its warnings protected and offers no setter; the flattened
-// container is found out here, after the inner reader built the dump. A
-// pointer to the member, named through a class derived from Dump, reaches
-// it without widening Dump's interface.
-struct WarningsOf : Dump {
-  static std::vector<std::string>& of(Dump& d) { return d.*(&WarningsOf::warnings_); }
-};
-
 // The logical file inside a makedumpfile flattened stream: ELF or KDUMP.
 Result<std::unique_ptr<Dump>> open_flattened(std::shared_ptr<const Source> stream) {
   VMC_ASSIGN(std::shared_ptr<FlattenedSource> flat, FlattenedSource::open(stream));
@@ -50,8 +42,7 @@ Result<std::unique_ptr<Dump>> open_flattened(std::shared_ptr<const Source> strea
                       stream->name(), hex.empty() ? "none" : hex);
   }
   d->set_format_prefix("flattened ");
-  auto& w = WarningsOf::of(*d);
-  w.insert(w.begin(), flat->warnings().begin(), flat->warnings().end());
+  for (const auto& w : flat->warnings()) d->add_warning(w);
   return d;
 }
 

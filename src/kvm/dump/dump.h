@@ -59,6 +59,7 @@ class Dump : public PhysicalMemory {
   const std::vector<std::string>& warnings() const { return warnings_; }
 
   void set_format_prefix(const std::string& p) { format_ = p + format_; }
+  void add_warning(std::string w) { warnings_.push_back(std::move(w)); }
 
  protected:
   std::string path_, format_, compression_ = "none", producer_;

@@ -3,6 +3,8 @@
 #include <elfutils/libdw.h>
 #include <gelf.h>
 
+#include "dwarf/orc.h"
+
 namespace vmc {
 
 KernelCodeMap::~KernelCodeMap() = default;
@@ -23,6 +25,18 @@ Result<std::unique_ptr<KernelCodeMap>> KernelCodeMap::build(Session& s, const Mo
   for (const auto& sec : vm->sections())
     if ((sec.flags & SHF_EXECINSTR) && (sec.flags & SHF_ALLOC) && sec.size)
       img->text.emplace_back(sec.addr + uint64_t(kaslr), sec.addr + sec.size + uint64_t(kaslr));
+  // ORC (x86-64 kernels built with CONFIG_UNWINDER_ORC).
+  int orc_version = 0;
+  if (vm->section(".orc_unwind_ip")) {
+    auto t = orc::load_from_elf(*vm, kaslr, s.kernel().release);
+    if (t) {
+      orc_version = t->version;
+      map->orcs_.push_back(std::make_unique<OrcTable>(std::move(*t)));
+      img->orc = map->orcs_.back().get();
+    } else {
+      map->warnings_.push_back(fmt::format("vmlinux ORC table unusable: {}", t.error().message()));
+    }
+  }
   map->images_.push_back(std::move(img));
 
   for (const auto& m : mods.modules) {
@@ -34,6 +48,15 @@ Result<std::unique_ptr<KernelCodeMap>> KernelCodeMap::build(Session& s, const Mo
       mi->elf = m->debug.get();
       mi->dwarf = m->debug->dwarf();
       if (mi->dwarf) mi->debug_frame = dwarf_getcfi(mi->dwarf);
+    }
+    if (orc_version && m->num_orcs && m->orc_ip && m->orc_entries && s.kmem()) {
+      auto t = orc::load_from_memory(*s.kmem(), m->orc_ip, m->orc_entries, m->num_orcs, orc_version, s.dump().endian());
+      if (t) {
+        map->orcs_.push_back(std::make_unique<OrcTable>(std::move(*t)));
+        mi->orc = map->orcs_.back().get();
+      } else {
+        map->warnings_.push_back(fmt::format("module {}: ORC table unusable: {}", m->name, t.error().message()));
+      }
     }
     if (!m->debug || !m->debug->debug_relocation_complete()) {
       // Without a trustworthy file, symbols come from the module's kallsyms.

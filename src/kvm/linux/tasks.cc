@@ -97,22 +97,37 @@ Result<TaskList> load_tasks(Session& s) {
   out.thread_size = (is && ie && *ie > *is && *ie - *is <= (1u << 20)) ? *ie - *is
                     : s.machine() == Machine::kX86_64 ? 16384 : 8192;
 
+  // Reads the fields the report needs. The whole struct in one read when
+  // possible; else field by field, because a filtered dump may exclude a
+  // page of the struct that holds only zeros (makedumpfile -d 1) while the
+  // fields that matter lie in pages that were kept.
   auto read_task = [&](kvaddr_t a) -> Result<Task> {
-    VMC_ASSIGN(auto b, read_buf(s, a, l.size));
+    std::vector<uint8_t> b(l.size);
+    bool whole = s.read(a, b).ok();
+    auto field = [&](uint64_t off, unsigned width) -> Result<uint64_t> {
+      if (whole) return load_uint(b.data() + off, width, e);
+      return s.read_uint(a + off, width).context(fmt::format("task {:#x}", a));
+    };
     Task t;
     t.addr = a;
-    t.pid = int32_t(load_u32(b.data() + l.pid, e));
-    t.tgid = int32_t(load_u32(b.data() + l.tgid, e));
-    const char* c = reinterpret_cast<const char*>(b.data() + l.comm);
-    t.comm.assign(c, strnlen(c, 16));
-    t.state = load_uint(b.data() + l.state, l.state_size, e);
-    t.exit_state = load_u32(b.data() + l.exit_state, e);
+    VMC_ASSIGN(uint64_t pid, field(l.pid, 4));
+    VMC_ASSIGN(uint64_t tgid, field(l.tgid, 4));
+    t.pid = int32_t(pid);
+    t.tgid = int32_t(tgid);
+    if (whole) {
+      const char* c = reinterpret_cast<const char*>(b.data() + l.comm);
+      t.comm.assign(c, strnlen(c, 16));
+    } else {
+      VMC_ASSIGN(t.comm, s.read_cstr(a + l.comm, 16));
+    }
+    VMC_ASSIGN(t.state, field(l.state, l.state_size));
+    t.exit_state = field(l.exit_state, 4).value_or(0);
     t.state_char = task_state_char(t.state, t.exit_state);
-    t.stack = ulong_at(b, l.stack);
-    t.thread_sp = ulong_at(b, l.thread_sp);
-    t.mm = ulong_at(b, l.mm);
-    t.kthread = (load_u32(b.data() + l.flags, e) & 0x00200000) != 0;  // PF_KTHREAD
-    if (l.cpu) t.cpu = int(load_u32(b.data() + *l.cpu, e));
+    VMC_ASSIGN(t.stack, field(l.stack, ws));
+    VMC_ASSIGN(t.thread_sp, field(l.thread_sp, ws));
+    t.mm = field(l.mm, ws).value_or(0);
+    t.kthread = (field(l.flags, 4).value_or(0) & 0x00200000) != 0;  // PF_KTHREAD
+    if (l.cpu) t.cpu = int(field(*l.cpu, 4).value_or(uint64_t(-1)));
     return t;
   };
 
@@ -194,13 +209,13 @@ Result<TaskList> load_tasks(Session& s) {
     }
     kvaddr_t leader = p - l.tasks;
     auto t = read_task(leader);
-    if (!t) {
-      out.warnings.push_back(fmt::format("task at {:#x}: {} (task list walk stopped)", leader, t.error().message()));
-      break;
-    }
     kvaddr_t leader_signal = 0;
-    if (auto sig = s.read_ulong(leader + l.signal)) leader_signal = *sig;
-    add(std::move(*t));
+    if (!t) {
+      out.warnings.push_back(fmt::format("task at {:#x} skipped: {}", leader, t.error().message()));
+    } else {
+      if (auto sig = s.read_ulong(leader + l.signal)) leader_signal = *sig;
+      add(std::move(*t));
+    }
     // The group's other threads.
     if (l.thread_node && leader_signal) {
       kvaddr_t th_head = leader_signal + *l.sig_thread_head;
@@ -208,17 +223,14 @@ Result<TaskList> load_tasks(Session& s) {
       std::unordered_set<kvaddr_t> th_seen;
       for (size_t k = 0; q && *q != th_head && k < kMaxThreadsPerGroup; ++k) {
         if (!th_seen.insert(*q).second) {
-          out.warnings.push_back(fmt::format("thread list of pid {} has a cycle at {:#x}", out.tasks.back().pid, *q));
+          out.warnings.push_back(fmt::format("thread list of {:#x} has a cycle at {:#x}", leader, *q));
           break;
         }
         kvaddr_t ta = *q - *l.thread_node;
         if (ta != leader) {
           auto tt = read_task(ta);
-          if (!tt) {
-            out.warnings.push_back(fmt::format("thread at {:#x}: {}", ta, tt.error().message()));
-            break;
-          }
-          add(std::move(*tt));
+          if (tt) add(std::move(*tt));
+          else out.warnings.push_back(fmt::format("thread at {:#x} skipped: {}", ta, tt.error().message()));
         }
         q = s.read_ulong(*q);
       }

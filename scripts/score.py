@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Score argument recovery against the real dumps' ground truth.
+
+For every scenario under DATA/dumps/<set>/<scenario>/ (truth.json written by
+cores/truth.py from the test module's own log) and every dump file in it,
+runs `vmcore-args --json DUMP VMLINUX --modules DIR` and compares each
+ground-truth thread, frame and argument:
+
+  correct  the value equals the truth;
+  WRONG    a value was shown and differs (the worst bug this tool can have);
+  unknown  no value, with a reason (always acceptable);
+  missing  the frame itself was not found in the trace.
+
+With --drgn, drgn's output saved next to each dump by cores/anchors.sh is
+scored the same way (drgn shows parameters it can determine and <absent>
+or an exception otherwise).
+
+Exit status: 1 if --fail-on-wrong and any WRONG value (or, with
+--fail-on-missing, any missing ground-truth frame), 2 on usage errors.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+
+
+def norm_hex(v):
+    if v is None:
+        return None
+    if isinstance(v, int):
+        return v
+    v = v.strip()
+    try:
+        return int(v, 16) if v.lower().startswith("0x") else int(v)
+    except ValueError:
+        return None
+
+
+def base_name(sym):
+    return sym.split(".")[0] if sym else sym
+
+
+def match_frames(truth_frames, frames, key):
+    """Maps truth frames, in order, to our frames (physical, in order)."""
+    out = []
+    pos = 0
+    for tf in truth_frames:
+        want = {tf["function"], tf.get("symbol") or tf["function"]}
+        found = None
+        for i in range(pos, len(frames)):
+            f = frames[i]
+            names = {key(f, "function"), key(f, "symbol"), base_name(key(f, "symbol"))}
+            if want & names:
+                found = i
+                break
+        out.append(found)
+        if found is not None:
+            pos = found + 1
+    return out
+
+
+class Tally:
+    def __init__(self):
+        self.correct = self.wrong = self.unknown = self.missing_frames = self.frames = self.args = 0
+        self.wrong_list = []
+        self.missing_list = []
+
+    def add(self, other):
+        for k in ("correct", "wrong", "unknown", "missing_frames", "frames", "args"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.wrong_list += other.wrong_list
+        self.missing_list += other.missing_list
+
+    def line(self):
+        known = self.correct + self.wrong
+        recall = 100.0 * self.correct / self.args if self.args else 0.0
+        return ("args %4d: correct %4d, WRONG %d, unknown %4d (recall %5.1f%%); frames %d, missing %d"
+                % (self.args, self.correct, self.wrong, self.unknown, recall, self.frames, self.missing_frames))
+
+
+def score_threads(truth, threads_by_pid, label):
+    """threads_by_pid: pid -> list of frames, each frame a dict with
+    function, symbol, args: {name: value-or-None, reason}."""
+    t = Tally()
+    for th in truth.get("threads", []):
+        frames = threads_by_pid.get(th["pid"])
+        t.frames += len(th["frames"])
+        if frames is None:
+            t.missing_frames += len(th["frames"])
+            t.args += sum(len(f["args"]) for f in th["frames"])
+            t.unknown += sum(len(f["args"]) for f in th["frames"])
+            t.missing_list.append("%s: pid %d (%s) not in the output" % (label, th["pid"], th["comm"]))
+            continue
+        m = match_frames(th["frames"], frames, lambda f, k: f.get(k))
+        for tf, idx in zip(th["frames"], m):
+            t.args += len(tf["args"])
+            if idx is None:
+                t.missing_frames += 1
+                t.unknown += len(tf["args"])
+                t.missing_list.append("%s: pid %d frame %s missing" % (label, th["pid"], tf["function"]))
+                continue
+            ours = frames[idx]["args"]
+            for a in tf["args"]:
+                got = ours.get(a["name"])
+                if got is None or got.get("value") is None:
+                    t.unknown += 1
+                    continue
+                want = norm_hex(a["value"])
+                have = norm_hex(got["value"])
+                if want == have:
+                    t.correct += 1
+                else:
+                    t.wrong += 1
+                    t.wrong_list.append("%s: pid %d %s(%s): shown %s, truth %s; source: %s" % (
+                        label, th["pid"], tf["function"], a["name"], got["value"], a["value"],
+                        got.get("source", "?")))
+    return t
+
+
+def ours_threads(doc):
+    out = {}
+    for th in doc.get("threads", []):
+        frames = []
+        for f in th.get("frames", []):
+            if f.get("inlined") or f.get("user_mode"):
+                continue
+            args = {}
+            for a in f.get("args", []):
+                args[a["name"]] = {"value": a.get("value") if a.get("known") else None,
+                                   "source": a.get("source", a.get("reason"))}
+            frames.append({"function": f.get("function"), "symbol": f.get("symbol"), "args": args})
+        if th.get("pid") is not None and not th.get("idle"):
+            out[th["pid"]] = frames
+    return out
+
+
+DRGN_TASK = re.compile(r"^task (\d+) (.*?) 0x[0-9a-f]+ ")
+DRGN_FRAME = re.compile(r"^\s+#\d+ 0x[0-9a-f]+ (\S+)(?:.*?) sym=(\S+)")
+DRGN_PARAM = re.compile(r"^\s+param (\S+) = (.*)$")
+
+
+def drgn_threads(path):
+    out = {}
+    cur = None
+    frames = None
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = DRGN_TASK.match(line)
+            if m:
+                pid = int(m.group(1))
+                frames = []
+                if pid != 0:
+                    out[pid] = frames
+                continue
+            m = DRGN_FRAME.match(line)
+            if m and frames is not None:
+                sym = m.group(2).split("+")[0]
+                cur = {"function": m.group(1), "symbol": sym, "args": {}}
+                frames.append(cur)
+                continue
+            m = DRGN_PARAM.match(line)
+            if m and cur is not None:
+                v = m.group(2)
+                hv = re.match(r"^(-?0x[0-9a-f]+|-?\d+)\b", v)
+                cur["args"][m.group(1)] = {"value": hv.group(1) if hv and not v.startswith("<") else None,
+                                           "source": "drgn"}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=os.environ.get("VMCORE_ARGS_DATA", "/var/tmp/vmcore-args"))
+    ap.add_argument("--vmcore-args", default=os.path.join(os.path.dirname(__file__), "..", "build", "vmcore-args"))
+    ap.add_argument("--sets", help="comma list of sets (default: all)")
+    ap.add_argument("--drgn", action="store_true", help="also score drgn's saved output")
+    ap.add_argument("--fail-on-wrong", action="store_true")
+    ap.add_argument("--fail-on-missing", action="store_true")
+    ap.add_argument("--verbose", "-v", action="store_true", help="list every WRONG and missing item")
+    a = ap.parse_args()
+
+    truths = sorted(glob.glob(os.path.join(a.data, "dumps", "*", "*", "truth.json")))
+    if a.sets:
+        sets = set(a.sets.split(","))
+        truths = [t for t in truths if t.split(os.sep)[-3] in sets]
+    if not truths:
+        print("score: no truth.json under %s/dumps: make the corpus with cores/make-cores.sh" % a.data)
+        return 2
+    total, total_drgn = Tally(), Tally()
+    per_set = {}
+    for tp in truths:
+        d = os.path.dirname(tp)
+        truth = json.load(open(tp))
+        vmlinux = os.path.join(a.data, truth["vmlinux"])
+        moddirs = sorted({os.path.dirname(os.path.join(a.data, m["path"])) for m in truth.get("modules", [])})
+        for dump in sorted(glob.glob(os.path.join(d, "vmcore*"))):
+            label = "%s/%s/%s" % (truth["set"], truth["scenario"], os.path.basename(dump))
+            cmd = [a.vmcore_args, "--json", dump, vmlinux]
+            for md in moddirs:
+                cmd += ["--modules", md]
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode not in (0,) or not p.stdout.strip():
+                t = Tally()
+                t.args = sum(len(f["args"]) for th in truth["threads"] for f in th["frames"])
+                t.unknown = t.args
+                t.missing_frames = t.frames = sum(len(th["frames"]) for th in truth["threads"])
+                t.missing_list.append("%s: vmcore-args exited %d: %s" % (label, p.returncode, p.stderr.strip()[:300]))
+            else:
+                t = score_threads(truth, ours_threads(json.loads(p.stdout)), label)
+            print("%-58s %s" % (label, t.line()))
+            total.add(t)
+            per_set.setdefault(truth["set"], Tally()).add(t)
+            if a.drgn:
+                dp = os.path.join(d, "anchors", "drgn.%s.txt" % os.path.basename(dump))
+                if os.path.exists(dp):
+                    td = score_threads(truth, drgn_threads(dp), "drgn " + label)
+                    print("%-58s %s" % ("  drgn", td.line()))
+                    total_drgn.add(td)
+    print()
+    for s, t in sorted(per_set.items()):
+        print("%-20s %s" % ("set " + s, t.line()))
+    print("%-20s %s" % ("vmcore-args total", total.line()))
+    if a.drgn:
+        print("%-20s %s" % ("drgn total", total_drgn.line()))
+    if a.verbose or total.wrong:
+        for w in total.wrong_list:
+            print("WRONG: " + w)
+    if a.verbose:
+        for m in total.missing_list:
+            print("missing: " + m)
+    if a.fail_on_wrong and total.wrong:
+        return 1
+    if a.fail_on_missing and total.missing_frames:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

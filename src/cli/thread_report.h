@@ -1,0 +1,48 @@
+// The findstack-like report model: every thread's frames and arguments,
+// gathered once from a Session and rendered as text or JSON.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/summary.h"
+#include "dwarf/args.h"
+#include "kvm/linux/tasks.h"
+
+namespace vmc::cli {
+
+struct ReportFrame {
+  size_t index = 0;            // display index (inlined functions count)
+  size_t physical = 0;         // index of the physical frame
+  uint64_t pc = 0, sp = 0;
+  std::optional<uint64_t> cfa;
+  std::string module;          // "" for the vmlinux
+  UnwoundBy how = UnwoundBy::kRegs;
+  bool user_mode = false;      // the user-space context the kernel was entered from
+  FunctionFrame fn;
+};
+
+struct ReportThread {
+  Task task;
+  bool crashed = false;
+  std::string start;           // where frame 0's registers came from
+  std::optional<std::string> error;  // why the trace stopped early
+  std::vector<ReportFrame> frames;
+};
+
+struct Report {
+  Summary summary;
+  std::vector<ReportThread> threads;  // panic task first, then active, then by pid
+  std::vector<std::string> warnings;
+};
+
+struct ReportOptions {
+  std::vector<std::string> threads;  // PID or task address filters
+  bool active_only = false;
+  unsigned max_frames = 128;
+};
+
+Result<Report> build_report(Session& s, const ReportOptions& o);
+
+}  // namespace vmc::cli

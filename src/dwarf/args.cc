@@ -1,0 +1,566 @@
+#include "dwarf/args.h"
+
+#include <algorithm>
+#include <map>
+
+#include "dwarf/dwarf_index.h"
+#include "dwarf/location.h"
+#include "dwarf/types.h"
+#include "dwarf/value_format.h"
+
+namespace vmc {
+
+namespace {
+
+constexpr size_t kMaxParams = 64;
+constexpr uint8_t kX86CallRel32 = 0xe8;
+
+// GNU call-site attributes (pre-DWARF 5), from GCC's dwarf2out.
+constexpr int kAtGnuCallSiteValue = 0x2111;
+constexpr int kAtGnuCallSiteDataValue = 0x2112;
+constexpr int kAtGnuTailCall = 0x2115;
+constexpr int kAtGnuAllTailCallSites = 0x2116;
+
+std::string signed_off(int64_t v) { return v < 0 ? fmt::format("-{:#x}", -v) : fmt::format("+{:#x}", v); }
+
+bool has_flag(Dwarf_Die* d, int at) {
+  Dwarf_Attribute a;
+  bool v = false;
+  return dwarf_attr(d, at, &a) && dwarf_formflag(&a, &v) == 0 && v;
+}
+
+// The location expression(s) of `attr` valid at `addr` (first one).
+Result<std::pair<const Dwarf_Op*, size_t>> location_at(Dwarf_Attribute* attr, uint64_t addr) {
+  Dwarf_Op* ops[4];
+  size_t lens[4];
+  int n = dwarf_getlocation_addr(attr, addr, ops, lens, 4);
+  if (n < 0) return make_error(Errc::kBadData, "unreadable location: {}", dwarf_errmsg(-1));
+  if (n == 0) return make_error(Errc::kNotFound, "not available at this pc (its location list has no entry here)");
+  return std::make_pair(static_cast<const Dwarf_Op*>(ops[0]), lens[0]);
+}
+
+}  // namespace
+
+struct ArgRecovery::Impl {
+  Machine m;
+  Endian e;
+  unsigned ws;
+  VirtualMemory& mem;
+  const CodeMap& code;
+  ArgOptions o;
+  std::map<const CodeImage*, std::unique_ptr<DwarfIndex>> indexes;
+
+  Impl(Machine m_, Endian e_, VirtualMemory& mem_, const CodeMap& c, ArgOptions o_)
+      : m(m_), e(e_), ws(machine_info(m_).ptr_size), mem(mem_), code(c), o(std::move(o_)) {}
+
+  const CodeImage* image_of(const Frame& f) const { return f.image ? f.image : code.find(f.pc); }
+  DwarfIndex* index_of(const CodeImage* img) {
+    if (!img || !img->dwarf) return nullptr;
+    auto& p = indexes[img];
+    if (!p) p = std::make_unique<DwarfIndex>(img->dwarf);
+    return p.get();
+  }
+  uint64_t lookup_pc(const Frame& f) const { return f.pc_exact ? f.pc : f.pc - 1; }
+
+  const Symbol* symbol_for(const CodeImage* img, uint64_t pc) const {
+    if (!img) return nullptr;
+    if (!img->runtime_symbols.empty()) {
+      const auto& v = img->runtime_symbols;
+      auto it = std::upper_bound(v.begin(), v.end(), pc, [](uint64_t a, const Symbol& s) { return a < s.addr; });
+      if (it == v.begin()) return nullptr;
+      --it;
+      return (it->size == 0 || pc - it->addr < it->size) ? &*it : nullptr;
+    }
+    if (!img->elf) return nullptr;
+    return img->elf->symbol_at(pc - uint64_t(img->bias));
+  }
+
+  uint64_t symbol_runtime(const CodeImage* img, const Symbol* s) const {
+    return img && img->runtime_symbols.empty() ? s->addr + uint64_t(img->bias) : s->addr;
+  }
+
+  // The physical function (DW_TAG_subprogram) at a frame, if DWARF knows it.
+  std::optional<Dwarf_Die> physical_function(const Frame& f) {
+    const CodeImage* img = image_of(f);
+    DwarfIndex* idx = index_of(img);
+    if (!idx) return std::nullopt;
+    auto scopes = idx->function_scopes(lookup_pc(f) - uint64_t(img->bias));
+    if (scopes.empty() || dwarf_tag(&scopes.back()) != DW_TAG_subprogram) return std::nullopt;
+    return scopes.back();
+  }
+
+  std::string frame_name(const Frame& f) {
+    if (auto fn = physical_function(f)) {
+      std::string n = die_name(*fn);
+      if (!n.empty()) return n;
+    }
+    if (const Symbol* s = symbol_for(image_of(f), lookup_pc(f))) return std::string(s->name);
+    return fmt::format("{:#x}", f.pc);
+  }
+
+  std::string describe_reg(const std::vector<Frame>& frames, size_t idx, unsigned regno, const RegLoc& loc) {
+    std::string r(register_name(m, regno));
+    switch (loc.kind) {
+      case RegLoc::Kind::kInitial:
+        return fmt::format("{} from {}", r, o.initial_regs);
+      case RegLoc::Kind::kPtRegs: {
+        bool fault = idx < frames.size() && frames[idx].pt_regs_addr && o.fault_address;
+        return fmt::format("{} {} (pt_regs at {:#x})", r, fault ? "at the exception" : "from an exception frame", loc.addr);
+      }
+      case RegLoc::Kind::kSwitchFrame:
+        return fmt::format("{} from the scheduler's switch frame at {:#x}", r, loc.addr);
+      case RegLoc::Kind::kSaved:
+        if (loc.frame >= 0 && size_t(loc.frame) < frames.size())
+          return fmt::format("{}, saved by #{} {} at CFA{}", r, loc.frame, frame_name(frames[size_t(loc.frame)]),
+                             signed_off(loc.cfa_offset));
+        return fmt::format("{}, saved at {:#x}", r, loc.addr);
+      case RegLoc::Kind::kComputed:
+        return fmt::format("{}, computed by the unwind rule of #{}", r, loc.frame);
+      case RegLoc::Kind::kNone:
+        break;
+    }
+    return r;
+  }
+
+  // Environment for evaluating expressions in frame `idx`.
+  EvalEnv env_for(const std::vector<Frame>& frames, size_t idx, Dwarf_Attribute* attr, unsigned depth,
+                  std::optional<Dwarf_Die> function) {
+    EvalEnv env;
+    env.machine = m;
+    env.endian = e;
+    env.addr_size = ws;
+    env.mem = &mem;
+    env.frame = &frames[idx];
+    env.frame_label = fmt::format("#{} {}", idx, frame_name(frames[idx]));
+    env.attr = attr;
+    if (const CodeImage* img = image_of(frames[idx])) env.addr_bias = img->bias;
+    if (function) env.frame_base = frame_base(frames, idx, *function);
+    env.entry_value = [this, &frames, idx, depth](Dwarf_Attribute* sub, LocInputs* in) -> Result<uint64_t> {
+      return entry_value(frames, idx, sub, std::nullopt, depth, in);
+    };
+    env.parameter_ref = [this, &frames, idx, depth](Dwarf_Off cu_off, LocInputs* in) -> Result<uint64_t> {
+      return entry_value(frames, idx, nullptr, cu_off, depth, in);
+    };
+    return env;
+  }
+
+  std::optional<uint64_t> frame_base(const std::vector<Frame>& frames, size_t idx, Dwarf_Die function) {
+    Dwarf_Attribute a;
+    if (!dwarf_attr_integrate(&function, DW_AT_frame_base, &a)) return std::nullopt;
+    auto loc = location_at(&a, lookup_pc(frames[idx]) - uint64_t(image_of(frames[idx])->bias));
+    if (!loc) return std::nullopt;
+    EvalEnv env;
+    env.machine = m;
+    env.endian = e;
+    env.addr_size = ws;
+    env.mem = &mem;
+    env.frame = &frames[idx];
+    env.frame_label = fmt::format("#{}", idx);
+    env.attr = &a;
+    auto r = eval_location(loc->first, loc->second, env, nullptr);
+    if (!r || r->size() != 1) return std::nullopt;
+    const LocPiece& p = (*r)[0];
+    if (p.kind == LocPiece::Kind::kMemory) return p.addr;  // e.g. DW_OP_call_frame_cfa
+    if (p.kind == LocPiece::Kind::kRegister) {
+      auto v = frames[idx].regs.get(p.regno);
+      if (v) return *v;
+    }
+    return std::nullopt;
+  }
+
+  // Why entry values into this function are not trusted, or "".
+  std::string entry_value_distrust(const CodeImage* img, const Frame& f, Dwarf_Die fn) {
+    if (const Symbol* s = symbol_for(img, lookup_pc(f))) {
+      std::string_view n = s->name;
+      for (const char* suf : {".isra", ".constprop", ".part", ".cold"})
+        if (n.find(suf) != std::string_view::npos)
+          return fmt::format("{} is a compiler-made clone ({}): its signature differs from the source", n, suf + 1);
+    }
+    Dwarf_Attribute a;
+    Dwarf_Word cc;
+    Dwarf_Die origin = die_origin(fn);
+    for (Dwarf_Die* d : {&fn, &origin})
+      if (dwarf_attr(d, DW_AT_calling_convention, &a) && dwarf_formudata(&a, &cc) == 0 && cc == DW_CC_nocall)
+        return "DW_CC_nocall: the compiler changed how this function is called";
+    return {};
+  }
+
+  // DW_OP_entry_value(sub) (or DW_OP_GNU_parameter_ref when sub is null)
+  // of frame idx, through the call site in frame idx+1.
+  Result<uint64_t> entry_value(const std::vector<Frame>& frames, size_t idx, Dwarf_Attribute* sub,
+                               std::optional<Dwarf_Off> param_ref, unsigned depth, LocInputs* in) {
+    if (depth >= o.max_entry_value_depth)
+      return make_error(Errc::kLimit, "entry values nest deeper than {} calls", o.max_entry_value_depth);
+    const Frame& callee = frames[idx];
+    if (idx + 1 >= frames.size()) return make_error(Errc::kNotFound, "entry value: #{} has no caller frame", idx);
+    const Frame& caller = frames[idx + 1];
+    if (caller.pc_exact)
+      return make_error(Errc::kNotFound, "entry value: #{} was interrupted, not called: there is no call site", idx + 1);
+    const CodeImage* cimg = image_of(callee);
+    auto fn = physical_function(callee);
+    if (!fn) return make_error(Errc::kNotFound, "entry value: no DWARF function for #{}", idx);
+    if (std::string d = entry_value_distrust(cimg, callee, *fn); !d.empty())
+      return make_error(Errc::kNotFound, "entry value not trusted: {}", d);
+    // The call instruction before the return address must be a direct call
+    // to this very function (a tail call in between would make the
+    // caller's call site describe another callee).
+    auto entry = die_entry(*fn);
+    if (!entry) return make_error(Errc::kNotFound, "entry value: the entry of {} is unknown", frame_name(callee));
+    uint64_t fn_runtime = *entry + uint64_t(cimg->bias);
+    uint8_t insn[5];
+    if (Status st = mem.read_virt(caller.pc - 5, insn); !st)
+      return make_error(Errc::kNotFound, "entry value: cannot read the call before {:#x}: {}", caller.pc, st.error().message());
+    if (insn[0] != kX86CallRel32)
+      return make_error(Errc::kNotFound, "entry value: the call in #{} {} is indirect; its target cannot be verified",
+                        idx + 1, frame_name(caller));
+    uint64_t target = caller.pc + uint64_t(int64_t(int32_t(load_u32(insn + 1, Endian::kLittle))));
+    if (ws == 4) target &= 0xffffffffu;
+    if (target != fn_runtime)
+      return make_error(Errc::kNotFound,
+                        "entry value: the call in #{} {} goes to {:#x}, not to {} at {:#x} (a tail call in between?)",
+                        idx + 1, frame_name(caller), target, frame_name(callee), fn_runtime);
+    // The caller's DW_TAG_call_site for this return address.
+    const CodeImage* kimg = image_of(caller);
+    DwarfIndex* kidx = index_of(kimg);
+    auto kfn = physical_function(caller);
+    if (!kidx || !kfn) return make_error(Errc::kNotFound, "entry value: no DWARF for the caller #{}", idx + 1);
+    auto cs = kidx->call_site(*kfn, caller.pc - uint64_t(kimg->bias));
+    if (!cs)
+      return make_error(Errc::kNotFound, "entry value: {} has no call-site information for the call returning to {:#x}",
+                        frame_name(caller), caller.pc);
+    if (has_flag(&*cs, DW_AT_call_tail_call) || has_flag(&*cs, kAtGnuTailCall))
+      return make_error(Errc::kNotFound, "entry value: the call site in {} is a tail call", frame_name(caller));
+    // Which parameter: by register (DW_OP_regN) or by DIE (parameter_ref).
+    std::optional<unsigned> want_reg;
+    bool data_value = false;
+    if (sub) {
+      Dwarf_Op* ops;
+      size_t n;
+      if (dwarf_getlocation(sub, &ops, &n) != 0 || n == 0)
+        return make_error(Errc::kBadData, "entry value: unreadable sub-expression");
+      uint8_t a = ops[0].atom;
+      if (n == 1 && a >= DW_OP_reg0 && a <= DW_OP_reg31) want_reg = a - DW_OP_reg0;
+      else if (n == 1 && a == DW_OP_regx) want_reg = unsigned(ops[0].number);
+      else if (n == 2 && a >= DW_OP_breg0 && a <= DW_OP_breg31 && ops[0].number == 0 && ops[1].atom == DW_OP_deref) {
+        want_reg = a - DW_OP_breg0;
+        data_value = true;
+      } else {
+        return make_error(Errc::kUnsupported, "entry value of a complex expression (op {:#x}, {} ops)", a, n);
+      }
+    }
+    Dwarf_Die p;
+    if (dwarf_child(&*cs, &p) != 0)
+      return make_error(Errc::kNotFound, "entry value: the call site in {} lists no parameters", frame_name(caller));
+    do {
+      int tag = dwarf_tag(&p);
+      if (tag != DW_TAG_call_site_parameter && tag != DW_TAG_GNU_call_site_parameter) continue;
+      Dwarf_Attribute la;
+      bool match = false;
+      if (want_reg && dwarf_attr(&p, DW_AT_location, &la)) {
+        Dwarf_Op* ops;
+        size_t n;
+        if (dwarf_getlocation(&la, &ops, &n) == 0 && n == 1) {
+          uint8_t a = ops[0].atom;
+          unsigned r = a == DW_OP_regx ? unsigned(ops[0].number) : unsigned(a - DW_OP_reg0);
+          match = (a == DW_OP_regx || (a >= DW_OP_reg0 && a <= DW_OP_reg31)) && r == *want_reg;
+        }
+      } else if (param_ref) {
+        Dwarf_Attribute ra;
+        Dwarf_Die target_param;
+        if ((dwarf_attr(&p, DW_AT_call_parameter, &ra) || dwarf_attr(&p, DW_AT_abstract_origin, &ra)) &&
+            dwarf_formref_die(&ra, &target_param)) {
+          // DW_OP_GNU_parameter_ref's operand is relative to the callee's CU.
+          Dwarf_Die callee_cu;
+          if (dwarf_diecu(&*fn, &callee_cu, nullptr, nullptr)) {
+            Dwarf_Off cu_start = dwarf_dieoffset(&callee_cu) - dwarf_cuoffset(&callee_cu);
+            match = dwarf_dieoffset(&target_param) == cu_start + *param_ref;
+          }
+        }
+      }
+      if (!match) continue;
+      Dwarf_Attribute va;
+      int at = data_value ? DW_AT_call_data_value : DW_AT_call_value;
+      int gnu = data_value ? kAtGnuCallSiteDataValue : kAtGnuCallSiteValue;
+      if (!dwarf_attr(&p, at, &va) && !dwarf_attr(&p, gnu, &va))
+        return make_error(Errc::kNotFound, "entry value: the call site in {} does not record that parameter's value",
+                          frame_name(caller));
+      Dwarf_Op* ops;
+      size_t n;
+      if (dwarf_getlocation(&va, &ops, &n) != 0)
+        return make_error(Errc::kBadData, "entry value: unreadable DW_AT_call_value");
+      EvalEnv env = env_for(frames, idx + 1, &va, depth + 1, kfn);
+      LocInputs sub_in;
+      auto r = eval_location(ops, n, env, &sub_in);
+      if (!r) return std::move(r).error().context(fmt::format("entry value via the call in #{} {}", idx + 1, frame_name(caller)));
+      if (r->size() != 1) return make_error(Errc::kUnsupported, "entry value: a multi-piece call value");
+      const LocPiece& pc = (*r)[0];
+      uint64_t v;
+      std::string how;
+      if (pc.kind == LocPiece::Kind::kMemory) v = pc.addr;  // the expression's result is the value
+      else if (pc.kind == LocPiece::Kind::kValue) v = pc.value;
+      else if (pc.kind == LocPiece::Kind::kRegister) {
+        VMC_ASSIGN(v, frame_register(env, pc.regno, &sub_in));
+      } else {
+        return make_error(Errc::kNotFound, "entry value: {}", pc.why.empty() ? "no value at the call" : pc.why);
+      }
+      if (in) {
+        std::string inner = describe_inputs(frames, idx + 1, sub_in);
+        in->entry.push_back(fmt::format("entry value from the call in #{} {}{}", idx + 1, frame_name(caller),
+                                        inner.empty() ? "" : fmt::format(" ({})", inner)));
+      }
+      return v;
+    } while (dwarf_siblingof(&p, &p) == 0);
+    return make_error(Errc::kNotFound, "entry value: the call site in {} has no value for {}", frame_name(caller),
+                      want_reg ? std::string(register_name(m, *want_reg)) : std::string("that parameter"));
+  }
+
+  std::string describe_inputs(const std::vector<Frame>& frames, size_t idx, const LocInputs& in) {
+    std::vector<std::string> parts;
+    for (const auto& e2 : in.entry) parts.push_back(e2);
+    for (const auto& r : in.regs) parts.push_back(describe_reg(frames, idx, r.regno, r.loc));
+    if (in.cfa) parts.push_back(fmt::format("CFA of #{}", idx));
+    if (parts.empty() && in.memory.empty()) return "";
+    if (parts.empty()) return "memory";
+    return fmt::format("{}", fmt::join(parts, "; "));
+  }
+
+  ArgValue recover(const std::vector<Frame>& frames, size_t idx, Dwarf_Die param, Dwarf_Die function,
+                   uint64_t dwarf_pc, const std::string& distrust) {
+    ArgValue v;
+    v.name = die_name(param);
+    if (v.name.empty()) v.name = "?";
+    Dwarf_Attribute ta;
+    Dwarf_Die type;
+    bool has_type = dwarf_attr_integrate(&param, DW_AT_type, &ta) && dwarf_formref_die(&ta, &type);
+    v.type = has_type ? type_name(type) : "?";
+    std::optional<uint64_t> size = has_type ? type_size(type, ws) : std::nullopt;
+    auto unknown = [&](std::string why) {
+      v.known = false;
+      v.reason = std::move(why);
+      return v;
+    };
+    if (!size || *size == 0) return unknown("the type's size is unknown");
+
+    Dwarf_Attribute a;
+    if (dwarf_attr(&param, DW_AT_const_value, &a)) {
+      Dwarf_Word w;
+      Dwarf_Sword sw;
+      Dwarf_Block blk;
+      if (dwarf_formblock(&a, &blk) == 0) {
+        v.bytes.assign(blk.data, blk.data + blk.length);
+      } else if (dwarf_formsdata(&a, &sw) == 0 || dwarf_formudata(&a, &w) == 0) {
+        uint64_t x = dwarf_formsdata(&a, &sw) == 0 ? uint64_t(sw) : w;
+        v.bytes.resize(std::min<uint64_t>(*size, 8));
+        store_uint(v.bytes.data(), unsigned(v.bytes.size()), x, e);
+      } else {
+        return unknown("unreadable DW_AT_const_value");
+      }
+      v.source = "constant (DW_AT_const_value)";
+      v.known = true;
+    } else {
+      if (!dwarf_attr(&param, DW_AT_location, &a)) return unknown("optimized out (no location)");
+      auto loc = location_at(&a, dwarf_pc);
+      if (!loc) return unknown(loc.error().message());
+      EvalEnv env = env_for(frames, idx, &a, 0, function);
+      if (!distrust.empty()) {
+        std::string why = distrust;
+        env.entry_value = [why](Dwarf_Attribute*, LocInputs*) -> Result<uint64_t> {
+          return make_error(Errc::kNotFound, "entry value not trusted: {}", why);
+        };
+        env.parameter_ref = [why](Dwarf_Off, LocInputs*) -> Result<uint64_t> {
+          return make_error(Errc::kNotFound, "entry value not trusted: {}", why);
+        };
+      }
+      LocInputs in;
+      auto pieces = eval_location(loc->first, loc->second, env, &in);
+      if (!pieces) return unknown(pieces.error().message());
+      std::vector<uint8_t> bytes;
+      std::vector<std::string> src;
+      for (const LocPiece& p : *pieces) {
+        uint64_t psize = p.size ? p.size : *size;
+        if (psize > (1u << 16)) return unknown("implausible piece size");
+        std::vector<uint8_t> b(psize);
+        switch (p.kind) {
+          case LocPiece::Kind::kRegister: {
+            LocInputs rin;
+            auto r = frame_register(env, p.regno, &rin);
+            if (!r) return unknown(r.error().message());
+            if (psize > ws) return unknown(fmt::format("{} bytes cannot come from one register", psize));
+            store_uint(b.data(), unsigned(psize), *r, e);
+            src.push_back(describe_reg(frames, idx, p.regno, rin.regs.back().loc));
+            break;
+          }
+          case LocPiece::Kind::kMemory: {
+            if (Status st = mem.read_virt(p.addr, b); !st)
+              return unknown(fmt::format("its memory at {:#x} is unreadable: {}", p.addr, st.error().message()));
+            const Frame& f = frames[idx];
+            if (in.regs.empty() && in.entry.empty() && in.cfa && f.cfa)
+              src.push_back(fmt::format("stack CFA{} of #{}", signed_off(int64_t(p.addr - *f.cfa)), idx));
+            else
+              src.push_back(fmt::format("memory at {:#x} (address from {})", p.addr, describe_inputs(frames, idx, in)));
+            break;
+          }
+          case LocPiece::Kind::kValue: {
+            store_uint(b.data(), unsigned(std::min<uint64_t>(psize, 8)), p.value, e);
+            std::string inputs = describe_inputs(frames, idx, in);
+            src.push_back(inputs.empty() ? "constant (DWARF expression)"
+                          : in.entry.size() == 1 && in.regs.empty() && !in.cfa ? inputs
+                                                                                 : fmt::format("computed from {}", inputs));
+            break;
+          }
+          case LocPiece::Kind::kBytes:
+            if (p.bytes.size() < psize) return unknown("DW_OP_implicit_value shorter than the value");
+            std::copy_n(p.bytes.begin(), psize, b.begin());
+            src.push_back("constant (DW_OP_implicit_value)");
+            break;
+          case LocPiece::Kind::kUnavailable:
+          case LocPiece::Kind::kImplicitPointer:
+            return unknown(p.why);
+        }
+        bytes.insert(bytes.end(), b.begin(), b.end());
+      }
+      if (bytes.size() < *size) return unknown("its location covers only part of the value");
+      bytes.resize(*size);
+      v.bytes = std::move(bytes);
+      v.source = fmt::format("{}", fmt::join(src, " + "));
+      v.known = true;
+    }
+    if (v.bytes.size() <= 8) v.raw = load_uint(v.bytes.data(), unsigned(v.bytes.size()), e);
+    ValueContext ctx;
+    ctx.mem = &mem;
+    ctx.endian = e;
+    ctx.ptr_size = ws;
+    ctx.symbolize = o.symbolize;
+    ctx.max_string = o.max_string;
+    v.display = has_type ? display_value(type, v.bytes, ctx) : "";
+    if (o.fault_address && v.bytes.size() <= 8 && v.raw == *o.fault_address && v.raw != 0) v.fault_address = true;
+    return v;
+  }
+
+  // Formal parameters of `scope` in source order, with their concrete DIE
+  // when the concrete instance has one.
+  std::vector<std::pair<Dwarf_Die, bool>> params_of(Dwarf_Die scope, std::vector<std::string>* notes) {
+    std::vector<Dwarf_Die> concrete;
+    Dwarf_Die c;
+    if (dwarf_child(&scope, &c) == 0) {
+      do {
+        if (dwarf_tag(&c) == DW_TAG_formal_parameter && concrete.size() < kMaxParams) concrete.push_back(c);
+      } while (dwarf_siblingof(&c, &c) == 0);
+    }
+    Dwarf_Die origin = die_origin(scope);
+    std::vector<Dwarf_Die> abstract;
+    if (dwarf_dieoffset(&origin) != dwarf_dieoffset(&scope) && dwarf_child(&origin, &c) == 0) {
+      do {
+        if (dwarf_tag(&c) == DW_TAG_formal_parameter && abstract.size() < kMaxParams) abstract.push_back(c);
+      } while (dwarf_siblingof(&c, &c) == 0);
+    }
+    std::vector<std::pair<Dwarf_Die, bool>> out;
+    if (abstract.empty()) {
+      for (auto& d : concrete)
+        if (!has_flag(&d, DW_AT_artificial)) out.emplace_back(d, true);
+      return out;
+    }
+    // Map concrete parameters to their abstract origins; note reordering.
+    size_t last_pos = 0;
+    bool reordered = false;
+    for (size_t i = 0; i < abstract.size(); ++i) {
+      bool found = false;
+      for (size_t k = 0; k < concrete.size(); ++k) {
+        Dwarf_Attribute a;
+        Dwarf_Die o2;
+        if (dwarf_attr(&concrete[k], DW_AT_abstract_origin, &a) && dwarf_formref_die(&a, &o2) &&
+            dwarf_dieoffset(&o2) == dwarf_dieoffset(&abstract[i])) {
+          if (k < last_pos) reordered = true;
+          last_pos = k;
+          out.emplace_back(concrete[k], true);
+          found = true;
+          break;
+        }
+      }
+      if (!found) out.emplace_back(abstract[i], false);
+    }
+    if (reordered && notes) notes->push_back("parameters are reordered relative to the source declaration");
+    return out;
+  }
+};
+
+ArgRecovery::ArgRecovery(Machine m, Endian e, VirtualMemory& mem, const CodeMap& code, ArgOptions o)
+    : impl_(std::make_unique<Impl>(m, e, mem, code, std::move(o))) {}
+ArgRecovery::~ArgRecovery() = default;
+
+std::string ArgRecovery::frame_function(const Frame& f) { return impl_->frame_name(f); }
+
+std::vector<FunctionFrame> ArgRecovery::describe(const std::vector<Frame>& frames, size_t index) {
+  Impl& I = *impl_;
+  const Frame& f = frames[index];
+  const CodeImage* img = I.image_of(f);
+  const uint64_t lpc = I.lookup_pc(f);
+  const Symbol* sym = I.symbol_for(img, lpc);
+  std::vector<FunctionFrame> out;
+  DwarfIndex* idx = I.index_of(img);
+  std::vector<Dwarf_Die> scopes;
+  uint64_t dpc = img ? lpc - uint64_t(img->bias) : lpc;
+  if (idx && (!img->elf || img->elf->debug_relocation_complete())) scopes = idx->function_scopes(dpc);
+  if (scopes.empty()) {
+    FunctionFrame ff;
+    ff.function = sym ? std::string(sym->name) : "";
+    ff.symbol = ff.function;
+    if (sym) ff.offset = f.pc - I.symbol_runtime(img, sym);
+    ff.args_error = !img ? "the pc is in no known code"
+                    : !img->dwarf ? fmt::format("no debug info for {}", img->name)
+                    : img->elf && !img->elf->debug_relocation_complete() ? fmt::format("the debug info of {} could not be fully relocated", img->name)
+                                                                         : "no DWARF function covers this pc";
+    out.push_back(std::move(ff));
+    return out;
+  }
+  Dwarf_Die physical = scopes.back();
+  std::vector<std::string> notes;
+  std::string distrust = I.entry_value_distrust(img, f, physical);
+  if (!distrust.empty()) notes.push_back(distrust);
+  auto line = idx->line_for(dpc);
+  for (size_t i = 0; i < scopes.size(); ++i) {
+    FunctionFrame ff;
+    Dwarf_Die sc = scopes[i];
+    ff.inlined = dwarf_tag(&sc) == DW_TAG_inlined_subroutine;
+    ff.function = die_name(sc);
+    ff.symbol = sym ? std::string(sym->name) : "";
+    // Offsets are from the ELF symbol, as in the kernel's own backtraces
+    // (a function split into hot and .cold parts has two symbols).
+    if (sym) ff.offset = f.pc - I.symbol_runtime(img, sym);
+    else if (auto en = die_entry(physical)) ff.offset = dpc + (f.pc_exact ? 0 : 1) - *en;
+    if (i == 0) {
+      if (line) { ff.file = line->file; ff.line = line->line; }
+    } else {
+      // Where the inlined function below was called from.
+      Dwarf_Attribute a;
+      Dwarf_Word w;
+      Dwarf_Die below = scopes[i - 1];
+      Dwarf_Files* files;
+      size_t nfiles;
+      Dwarf_Die cu;
+      if (dwarf_attr(&below, DW_AT_call_line, &a) && dwarf_formudata(&a, &w) == 0) ff.line = int(w);
+      if (dwarf_attr(&below, DW_AT_call_file, &a) && dwarf_formudata(&a, &w) == 0 &&
+          dwarf_diecu(&below, &cu, nullptr, nullptr) && dwarf_getsrcfiles(&cu, &files, &nfiles) == 0 && w < nfiles)
+        if (const char* fn = dwarf_filesrc(files, w, nullptr, nullptr)) ff.file = fn;
+    }
+    ff.trust_notes = notes;
+    for (auto& [pd, concrete] : I.params_of(sc, &ff.trust_notes)) {
+      if (ff.args.size() >= kMaxParams) break;
+      if (!concrete) {
+        ArgValue v;
+        v.name = die_name(pd);
+        Dwarf_Attribute ta;
+        Dwarf_Die type;
+        v.type = dwarf_attr_integrate(&pd, DW_AT_type, &ta) && dwarf_formref_die(&ta, &type) ? type_name(type) : "?";
+        v.reason = "optimized out (not described in this instance)";
+        ff.args.push_back(std::move(v));
+        continue;
+      }
+      ff.args.push_back(I.recover(frames, index, pd, physical, dpc, distrust));
+    }
+    out.push_back(std::move(ff));
+  }
+  return out;
+}
+
+}  // namespace vmc
