@@ -142,9 +142,14 @@ class Walker {
   Step from_pt_regs(const Frame& cur, uint64_t addr, UnwoundBy how);
   // Checks and appends `n`; false when the walk must stop (reason set).
   bool accept(Frame n, bool switches_stack);
+  // The stack holding sp. An sp at a stack's very top (hi) is that stack,
+  // empty: e.g. the i386 kernel's call_on_stack() returns with sp at the
+  // top of the IRQ stack before it restores the task's sp.
   std::optional<size_t> range_of(uint64_t sp) const {
     for (size_t i = 0; i < o_.stacks.size(); ++i)
       if (sp >= o_.stacks[i].lo && sp < o_.stacks[i].hi) return i;
+    for (size_t i = 0; i < o_.stacks.size(); ++i)
+      if (sp == o_.stacks[i].hi) return i;
     return std::nullopt;
   }
 
@@ -270,26 +275,41 @@ Step Walker::step(const Frame& cur) {
   if (!img) return stop(fmt::format("pc {:#x} is in no known code", cur.pc));
   uint64_t lookup = cur.pc_exact ? cur.pc : mask(cur.pc - 1);
 
+  if (img->kernel && o_.task_pt_regs && cur.index > 0 && cur.sp == mask(*o_.task_pt_regs)) {
+    Step s = from_pt_regs(cur, cur.sp, UnwoundBy::kException);
+    if (s.kind == Step::Kind::kNext && !s.next.user_mode) return end();  // a kernel thread's initial regs
+    if (s.kind == Step::Kind::kStop) s.reason = fmt::format("the thread's entry pt_regs: {}", s.reason);
+    return s;
+  }
+
   std::vector<std::string> why;
   Step cfi = try_cfi(cur, *img, lookup);
   const OrcEntry* oe = (img->orc && m_ == Machine::kX86_64) ? orc::lookup(*img->orc, lookup) : nullptr;
 
-  if (cfi.kind == Step::Kind::kNext || cfi.kind == Step::Kind::kEnd) {
-    if (oe && cfi.cfa) {
-      auto ocfa = orc_cfa(cur, *oe);
-      if (ocfa && mask(*ocfa) != mask(*cfi.cfa)) {
-        Step o = try_orc(cur, *oe);
-        if (o.kind == Step::Kind::kNext || o.kind == Step::Kind::kEnd) {
-          if (o.kind == Step::Kind::kNext)
+  if (cfi.kind != Step::Kind::kNoInfo && oe) {
+    // Cross-check: where ORC computes a different CFA (GCC's CFI of kernels
+    // is exact only at call sites; inline-asm stack switches such as
+    // call_on_irqstack make even those wrong), or CFI could not finish,
+    // ORC's answer is used and CFI's register rules are not.
+    auto ocfa = orc_cfa(cur, *oe);
+    bool differs = ocfa && cfi.cfa && mask(*ocfa) != mask(*cfi.cfa);
+    if (differs || (ocfa && cfi.kind == Step::Kind::kStop)) {
+      Step o = try_orc(cur, *oe);
+      if (o.kind == Step::Kind::kNext || o.kind == Step::Kind::kEnd) {
+        if (o.kind == Step::Kind::kNext) {
+          if (differs)
             o.next.notes.push_back(fmt::format(
-                "frame #{}: CFI gives CFA {:#x} but ORC ({}) gives {:#x}; ORC used, CFI register rules ignored", cur.index,
-                mask(*cfi.cfa), orc::describe(*oe), mask(*ocfa)));
-          return o;
+                "frame #{}: CFI gives CFA {:#x} but ORC ({}) gives {:#x}; ORC used, CFI register rules ignored",
+                cur.index, mask(*cfi.cfa), orc::describe(*oe), mask(*ocfa)));
+          else
+            o.next.notes.push_back(fmt::format("frame #{}: CFI failed ({}); ORC ({}) used", cur.index, cfi.reason,
+                                               orc::describe(*oe)));
         }
+        return o;
       }
     }
-    return cfi;
   }
+  if (cfi.kind == Step::Kind::kNext || cfi.kind == Step::Kind::kEnd) return cfi;
   if (cfi.kind == Step::Kind::kStop) return cfi;
   why.push_back(cfi.reason);
 
@@ -593,6 +613,9 @@ Step Walker::from_pt_regs(const Frame& cur, uint64_t addr, UnwoundBy how) {
   n.user_mode = pt->user_mode;
   n.pc_exact = true;
   finish_pc_sp(n, pt->get(ri_.pc).value_or(0), pt->get(ri_.sp).value_or(0));
+  // A kernel-mode pt_regs with a zero ip is where a kernel thread's stack
+  // begins (copy_thread() leaves its regs empty), not an interrupted context.
+  if (!n.user_mode && n.pc == 0) return end();
   Step s;
   s.kind = Step::Kind::kNext;
   s.switches_stack = true;
@@ -607,14 +630,29 @@ Step Walker::try_fp(const Frame& cur, const CodeImage& img) {
   uint64_t bp = mask(*cur.regs.get(ri_.fp));
   if (img.kernel) {
     if (auto regs = x86::decode_kernel_frame_pointer(m_, bp)) {
+      // The kernel accepts an encoded pointer only to regs on a stack of
+      // the task (unwind_frame.c, update_stack_state()).
+      if (!o_.stacks.empty()) {
+        auto lo = range_of(*regs), hi = range_of(mask(*regs + x86::pt_regs_size(m_) - 1));
+        if (!lo || lo != hi)
+          return no_info(fmt::format("frame pointer {:#x} would put pt_regs at {:#x}, outside the thread's stacks", bp,
+                                     *regs));
+      }
       Step s = from_pt_regs(cur, *regs, UnwoundBy::kException);
       if (s.kind == Step::Kind::kStop) s.reason = fmt::format("encoded frame pointer {:#x}: {}", bp, s.reason);
       return s;
     }
   }
   if (bp == 0) return end();
-  if (bp < cur.sp)
-    return no_info(fmt::format("frame pointer {:#x} lies below sp {:#x}: not a frame", bp, cur.sp));
+  // A frame pointer below sp is not a frame, unless it lies on another of
+  // the thread's stacks (the code switched stacks, e.g. i386 call_on_stack).
+  bool other_stack = false;
+  if (bp < cur.sp) {
+    auto rb = range_of(bp), rs = range_of(cur.sp);
+    other_stack = rb && rb != rs;
+    if (!other_stack)
+      return no_info(fmt::format("frame pointer {:#x} lies below sp {:#x}: not a frame", bp, cur.sp));
+  }
   auto fr = x86::read_fp_frame(m_, mem_, bp);
   if (!fr) {
     if (is_memory_error(fr.error().code())) return stop(fmt::format("frame pointer: {}", fr.error().message()));
@@ -630,6 +668,7 @@ Step Walker::try_fp(const Frame& cur, const CodeImage& img) {
   Step s;
   s.kind = Step::Kind::kNext;
   s.cfa = cfa;
+  s.switches_stack = other_stack;
   s.next = std::move(n);
   return s;
 }

@@ -140,6 +140,15 @@ struct UnwindOptions {
   // i386 kernels before Linux 5.3 save a kernel-mode pt_regs without its
   // sp/ss slots (see arch/frames_x86.h).
   bool i386_short_kernel_pt_regs = false;
+  // The thread's outermost pt_regs, task_pt_regs(): the top of its kernel
+  // stack minus TOP_OF_KERNEL_STACK_PADDING minus sizeof(struct pt_regs).
+  // A kernel frame whose sp reaches it is the entry code's (system call
+  // entry, ret_from_fork), and i386 entry code does not encode a frame
+  // pointer for system calls, so the pt_regs is read from here: a user-mode
+  // one is the final frame, a kernel-mode one (a kernel thread's empty
+  // copy_thread() regs) ends the walk (arch/x86/kernel/unwind_frame.c,
+  // is_last_task_frame()).
+  std::optional<uint64_t> task_pt_regs;
 };
 
 struct UnwindResult {

@@ -297,7 +297,7 @@ TEST_F(CfiTest, StackRangesBoundTheWalk) {
   const uint64_t s0 = 0x7ffd00010000;
   build_recursion(vm_, s0, sym("cfi_saves_ret"), 50);
   UnwindOptions o;
-  o.stacks.push_back({s0, s0 + 8 + 3 * 40, "task"});
+  o.stacks.push_back({s0, s0 + 8 + 3 * 40 - 8, "task"});
   auto r = run(initial_frame(Machine::kX86_64, sym("cfi_leaf"), s0), o);
   EXPECT_EQ(r.frames.size(), 4u);
   EXPECT_NE(r.stop_reason.find("outside the thread's stacks"), std::string::npos) << r.stop_reason;

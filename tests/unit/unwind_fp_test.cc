@@ -227,3 +227,98 @@ TEST(FramePointer, ChainOnI386AndStackLimits) {
 
 }  // namespace
 }  // namespace vmc
+
+namespace vmc {
+namespace {
+
+// i386 system calls: entry_SYSENTER_32 builds pt_regs at the top of the
+// stack and calls C without encoding the frame pointer; the thread's
+// task_pt_regs finds it (the kernel's is_last_task_frame()).
+TEST(TaskPtRegs, I386SystemCallEntryWithoutEncodedFramePointer) {
+  Images im(kText32, 0x08048000);
+  FakeVm vm;
+  const uint64_t stack_lo = 0xc5000000, stack_hi = stack_lo + 0x2000, regs = stack_hi - 8 - 68;
+  const uint64_t s = regs - 0x40, b1 = regs - 8;  // the C function's frame right below pt_regs
+  vm.put32(b1, 0xbfff0100);                        // the user's ebp (not an encoded pointer)
+  vm.put32(b1 + 4, kText32 + 0x800);                // return into entry_SYSENTER_32
+  put_pt_regs(vm, Machine::kI386, regs,
+              {{i386::kEip, 0x8049000}, {i386::kCs, 0x73}, {i386::kEsp, 0xbfff0000}, {i386::kEbp, 0xbfff0100}});
+  UnwindOptions o;
+  o.stacks.push_back({stack_lo, stack_hi, "task"});
+  Frame f0 = initial_frame(Machine::kI386, kText32 + 0x100, s, {{i386::kEbp, b1}});
+  auto without = unwind(Machine::kI386, vm, im.code, f0, o);
+  EXPECT_EQ(without.frames.size(), 2u);
+  EXPECT_FALSE(without.complete);  // the user ebp lies below sp: no way on
+  o.task_pt_regs = regs;
+  auto r = unwind(Machine::kI386, vm, im.code, f0, o);
+  ASSERT_EQ(r.frames.size(), 3u) << r.stop_reason;
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.frames[1].sp, regs);
+  EXPECT_TRUE(r.frames[2].user_mode);
+  EXPECT_EQ(*r.frames[2].pt_regs_addr, regs);
+  EXPECT_EQ(r.frames[2].pc, 0x8049000u);
+}
+
+TEST(TaskPtRegs, KernelThreadEndsAtItsEmptyRegs) {
+  Images im(kText32, 0x08048000);
+  FakeVm vm;
+  const uint64_t stack_lo = 0xc5000000, stack_hi = stack_lo + 0x2000, regs = stack_hi - 8 - 68;
+  const uint64_t s = regs - 0x40, b1 = regs - 8;
+  vm.put32(b1, regs & 0x7fffffff);  // copy_thread(): frame->bp = encode_frame_pointer(childregs)
+  vm.put32(b1 + 4, kText32 + 0x900);  // ret_from_fork
+  put_pt_regs(vm, Machine::kI386, regs, {});
+  for (unsigned i = 0; i < 17; ++i) vm.put32(regs + 4 * i, 0);  // empty regs
+  UnwindOptions o;
+  o.stacks.push_back({stack_lo, stack_hi, "task"});
+  // With task_pt_regs the walk ends at ret_from_fork's frame.
+  o.task_pt_regs = regs;
+  auto r = unwind(Machine::kI386, vm, im.code, initial_frame(Machine::kI386, kText32 + 0x100, s, {{i386::kEbp, b1}}), o);
+  ASSERT_EQ(r.frames.size(), 2u) << r.stop_reason;
+  EXPECT_TRUE(r.complete) << r.stop_reason;
+  // Without it, the encoded frame pointer leads to the same empty regs,
+  // whose zero ip also ends the walk.
+  o.task_pt_regs.reset();
+  r = unwind(Machine::kI386, vm, im.code, initial_frame(Machine::kI386, kText32 + 0x100, s, {{i386::kEbp, b1}}), o);
+  ASSERT_EQ(r.frames.size(), 2u) << r.stop_reason;
+  EXPECT_TRUE(r.complete) << r.stop_reason;
+}
+
+TEST(ExceptionFrames, EncodedPointerOffTheStacksIsNotTrusted) {
+  // The boot CPU's idle task on i386 starts with ebp = 0x01000000, which
+  // looks like an encoded pointer to 0x81000000.
+  Images im(kText32, 0x08048000);
+  FakeVm vm;
+  const uint64_t stack_lo = 0xc5000000, stack_hi = stack_lo + 0x2000, s = stack_hi - 0x100, b1 = s + 0x10;
+  vm.put32(b1, 0x01000000);
+  vm.put32(b1 + 4, kText32 + 0x900);
+  UnwindOptions o;
+  o.stacks.push_back({stack_lo, stack_hi, "task"});
+  auto r = unwind(Machine::kI386, vm, im.code, initial_frame(Machine::kI386, kText32 + 0x100, s, {{i386::kEbp, b1}}), o);
+  ASSERT_EQ(r.frames.size(), 2u);
+  EXPECT_NE(r.stop_reason.find("would put pt_regs at 0x81000000, outside the thread's stacks"), std::string::npos)
+      << r.stop_reason;
+}
+
+TEST(StackRanges, SpAtTheTopOfAStackBelongsToIt) {
+  // i386 call_on_stack(): the return address into the caller sits at the
+  // very top of the IRQ stack, so that frame's sp equals the stack's end.
+  Images im(kText32, 0x08048000);
+  FakeVm vm;
+  const uint64_t irq_lo = 0xc1195000, irq_hi = 0xc1196000, task_lo = 0xc117e000, task_hi = 0xc1180000;
+  const uint64_t s = irq_hi - 0x20, b1 = irq_hi - 8, b2 = task_hi - 0x200;
+  vm.put32(b1, b2);                   // the caller's ebp on the task stack
+  vm.put32(b1 + 4, kText32 + 0x300);  // return address at irq_hi - 4
+  vm.put32(b2, 0);
+  vm.put32(b2 + 4, kText32 + 0x400);
+  UnwindOptions o;
+  o.stacks.push_back({irq_lo, irq_hi, "irq"});
+  o.stacks.push_back({task_lo, task_hi, "task"});
+  auto r = unwind(Machine::kI386, vm, im.code, initial_frame(Machine::kI386, kText32 + 0x100, s, {{i386::kEbp, b1}}), o);
+  ASSERT_EQ(r.frames.size(), 3u) << r.stop_reason;
+  EXPECT_EQ(r.frames[1].sp, irq_hi);
+  EXPECT_EQ(r.frames[2].sp, b2 + 8);
+  EXPECT_TRUE(r.complete);
+}
+
+}  // namespace
+}  // namespace vmc

@@ -257,6 +257,18 @@ TEST_F(OrcVsCfi, DisagreementAtAnExactPcTrustsOrc) {
   EXPECT_NE(f1.notes[0].find("ORC used"), std::string::npos) << f1.notes[0];
 }
 
+TEST_F(OrcVsCfi, CfiThatCannotFinishFallsBackToOrc) {
+  // Stale CFI at the exact pc reads the return address at CFA - 8 = s + 8,
+  // which is unreadable; ORC (CFA = s + 8, return address at s) works.
+  const uint64_t s = 0xffffc90000003e00;
+  vm_.put64(s, img_->sym("cfi_outermost_ret"));
+  auto r = unwind(Machine::kX86_64, vm_, code_,
+                  initial_frame(Machine::kX86_64, img_->sym("cfi_epilogue_after_pop"), s), {});
+  ASSERT_GE(r.frames.size(), 2u) << r.stop_reason;
+  EXPECT_EQ(r.frames[1].how, UnwoundBy::kOrc);
+  EXPECT_EQ(r.frames[1].pc, img_->sym("cfi_outermost_ret"));
+}
+
 TEST_F(OrcVsCfi, AgreementKeepsCfiAndItsSaveRules) {
   // Exact pc after the three pushes of cfi_saves: CFA = rsp + 32 by both.
   const uint64_t s = 0xffffc90000003e00;
