@@ -75,9 +75,10 @@ void print_thread(const ReportThread& t, bool verbose) {
     for (const auto& a : f.fn.args) {
       std::string decl = fmt::format("{} {}", a.type, a.name);
       if (a.known) {
-        std::string v = fmt::format("{:#x}", a.raw);
-        if (!a.display.empty() && a.display != v) v += fmt::format(" ({})", a.display);
-        if (a.bytes.size() > 8) v = a.display;
+        std::string rawhex = fmt::format("{:#x}", a.raw);
+        std::string v = a.bytes.size() > 8 || a.display.find(rawhex) != std::string::npos ? a.display
+                        : a.display.empty() || a.display == rawhex ? rawhex
+                                                                   : fmt::format("{} ({})", rawhex, a.display);
         if (a.fault_address) v += " <-- fault address";
         fmt::print("        {} = {}\n            from {}\n", decl, v, a.source);
       } else {

@@ -86,11 +86,6 @@ Result<Report> build_report(Session& s, const ReportOptions& o) {
                                                   : "the CPU's registers saved at the crash";
   ao.symbolize = [&s, &code](uint64_t a) { return symbolize(s, *code, a); };
   ArgRecovery args(s.machine(), s.dump().endian(), *s.kmem(), *code, ao);
-  ArgRecovery crashed_args(s.machine(), s.dump().endian(), *s.kmem(), *code, [&] {
-    ArgOptions c = ao;
-    c.fault_address = r.summary.fault_address;
-    return c;
-  }());
 
   std::vector<const Task*> order;
   for (const auto& t : tl.tasks)
@@ -118,13 +113,13 @@ Result<Report> build_report(Session& s, const ReportOptions& o) {
     uo.stacks = start->stacks;
     UnwindResult ur = unwind(s.machine(), *s.kmem(), *code, start->frame0, uo);
     if (!ur.stop_reason.empty() && !ur.complete) th.error = ur.stop_reason;
-    ArgRecovery& ar = th.crashed ? crashed_args : args;
-    size_t display = 0;
+    args.set_thread(start->stacks, th.crashed ? r.summary.fault_address : std::nullopt);
+    ArgRecovery& ar = args;
     for (size_t i = 0; i < ur.frames.size(); ++i) {
       const Frame& f = ur.frames[i];
       if (f.user_mode) {
         ReportFrame rf;
-        rf.index = display++;
+        rf.index = i;
         rf.physical = i;
         rf.pc = f.pc;
         rf.sp = f.sp;
@@ -136,7 +131,7 @@ Result<Report> build_report(Session& s, const ReportOptions& o) {
       const CodeImage* img = f.image ? f.image : code->find(f.pc);
       for (FunctionFrame& fn : ar.describe(ur.frames, i)) {
         ReportFrame rf;
-        rf.index = display++;
+        rf.index = i;  // inlined functions share their physical frame's number
         rf.physical = i;
         rf.pc = f.pc;
         rf.sp = f.sp;

@@ -13,8 +13,8 @@
 namespace vmc::cli {
 
 struct ReportFrame {
-  size_t index = 0;            // display index (inlined functions count)
-  size_t physical = 0;         // index of the physical frame
+  size_t index = 0;            // physical frame number (inlined functions share it; provenance uses it)
+  size_t physical = 0;
   uint64_t pc = 0, sp = 0;
   std::optional<uint64_t> cfa;
   std::string module;          // "" for the vmlinux

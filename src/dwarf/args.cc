@@ -49,6 +49,7 @@ struct ArgRecovery::Impl {
   const CodeMap& code;
   ArgOptions o;
   std::map<const CodeImage*, std::unique_ptr<DwarfIndex>> indexes;
+  std::vector<StackRange> stacks;
 
   Impl(Machine m_, Endian e_, VirtualMemory& mem_, const CodeMap& c, ArgOptions o_)
       : m(m_), e(e_), ws(machine_info(m_).ptr_size), mem(mem_), code(c), o(std::move(o_)) {}
@@ -73,6 +74,58 @@ struct ArgRecovery::Impl {
     }
     if (!img->elf) return nullptr;
     return img->elf->symbol_at(pc - uint64_t(img->bias));
+  }
+
+  // A parameter's storage must be on this thread's stack, at or above the
+  // frame's stack pointer. "" when it is, else why not.
+  std::string storage_check(const Frame& f, uint64_t addr, uint64_t len) const {
+    if (stacks.empty()) return "";
+    for (const StackRange& r : stacks) {
+      if (f.sp < r.lo || f.sp >= r.hi) continue;
+      if (addr >= f.sp && addr < r.hi && len <= r.hi - addr) return "";
+      return fmt::format("the DWARF places it at {:#x}, outside this frame's part of the {} stack "
+                         "[{:#x}, {:#x}): that location is not valid at this pc",
+                         addr, r.name, f.sp, r.hi);
+    }
+    for (const StackRange& r : stacks)
+      if (addr >= r.lo && addr < r.hi && len <= r.hi - addr) return "";
+    return fmt::format("the DWARF places it at {:#x}, which is on none of this thread's stacks: that location is "
+                       "not valid at this pc",
+                       addr);
+  }
+
+  // Runtime entry address of a function DIE: DW_AT_entry_pc/low_pc, else
+  // (functions split into hot and .cold ranges) the ELF symbol of that
+  // name whose address lies in one of the function's ranges.
+  std::optional<uint64_t> function_entry(const CodeImage* img, Dwarf_Die fn) {
+    if (!img) return std::nullopt;
+    if (auto e2 = die_entry(fn)) return *e2 + uint64_t(img->bias);
+    std::string name = die_name(fn);
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    Dwarf_Addr base, start, end;
+    ptrdiff_t p = 0;
+    while ((p = dwarf_ranges(&fn, p, &base, &start, &end)) > 0 && ranges.size() < 64)
+      ranges.emplace_back(start + uint64_t(img->bias), end + uint64_t(img->bias));
+    auto in_ranges = [&](uint64_t a) {
+      for (auto [b, e2] : ranges)
+        if (a >= b && a < e2) return true;
+      return false;
+    };
+    std::optional<uint64_t> found;
+    auto consider = [&](uint64_t a) {
+      if (!in_ranges(a)) return true;
+      if (found && *found != a) return false;  // ambiguous
+      found = a;
+      return true;
+    };
+    if (!img->runtime_symbols.empty()) {
+      for (const auto& sy : img->runtime_symbols)
+        if (sy.name == name && !consider(sy.addr)) return std::nullopt;
+    } else if (img->elf) {
+      for (const Symbol* sy : img->elf->find_symbols(name))
+        if (sy->is_function() && !consider(sy->addr + uint64_t(img->bias))) return std::nullopt;
+    }
+    return found;
   }
 
   uint64_t symbol_runtime(const CodeImage* img, const Symbol* s) const {
@@ -172,7 +225,9 @@ struct ArgRecovery::Impl {
   std::string entry_value_distrust(const CodeImage* img, const Frame& f, Dwarf_Die fn) {
     if (const Symbol* s = symbol_for(img, lookup_pc(f))) {
       std::string_view n = s->name;
-      for (const char* suf : {".isra", ".constprop", ".part", ".cold"})
+      // .cold is the same function's out-of-line part (same entry, same
+      // signature), so it does not count.
+      for (const char* suf : {".isra", ".constprop", ".part"})
         if (n.find(suf) != std::string_view::npos)
           return fmt::format("{} is a compiler-made clone ({}): its signature differs from the source", n, suf + 1);
     }
@@ -204,9 +259,9 @@ struct ArgRecovery::Impl {
     // The call instruction before the return address must be a direct call
     // to this very function (a tail call in between would make the
     // caller's call site describe another callee).
-    auto entry = die_entry(*fn);
+    auto entry = function_entry(cimg, *fn);
     if (!entry) return make_error(Errc::kNotFound, "entry value: the entry of {} is unknown", frame_name(callee));
-    uint64_t fn_runtime = *entry + uint64_t(cimg->bias);
+    uint64_t fn_runtime = *entry;
     uint8_t insn[5];
     if (Status st = mem.read_virt(caller.pc - 5, insn); !st)
       return make_error(Errc::kNotFound, "entry value: cannot read the call before {:#x}: {}", caller.pc, st.error().message());
@@ -324,7 +379,77 @@ struct ArgRecovery::Impl {
     return fmt::format("{}", fmt::join(parts, "; "));
   }
 
-  ArgValue recover(const std::vector<Frame>& frames, size_t idx, Dwarf_Die param, Dwarf_Die function,
+  // Bytes and provenance of a parameter whose location is `a`, evaluated
+  // at image address `dpc` in frame idx.
+  Result<std::pair<std::vector<uint8_t>, std::string>> value_at(const std::vector<Frame>& frames, size_t idx,
+                                                                 Dwarf_Attribute* a, Dwarf_Die function, uint64_t dpc,
+                                                                 uint64_t size, const std::string& distrust) {
+    auto loc = location_at(a, dpc);
+    if (!loc) return std::move(loc).error();
+    EvalEnv env = env_for(frames, idx, a, 0, function);
+    if (!distrust.empty()) {
+      std::string why = distrust;
+      env.entry_value = [why](Dwarf_Attribute*, LocInputs*) -> Result<uint64_t> {
+        return make_error(Errc::kNotFound, "entry value not trusted: {}", why);
+      };
+      env.parameter_ref = [why](Dwarf_Off, LocInputs*) -> Result<uint64_t> {
+        return make_error(Errc::kNotFound, "entry value not trusted: {}", why);
+      };
+    }
+    LocInputs in;
+    VMC_ASSIGN(auto pieces, eval_location(loc->first, loc->second, env, &in));
+    std::vector<uint8_t> bytes;
+    std::vector<std::string> src;
+    for (const LocPiece& p : pieces) {
+      uint64_t psize = p.size ? p.size : size;
+      if (psize > (1u << 16)) return make_error(Errc::kBadData, "implausible piece size {}", psize);
+      std::vector<uint8_t> b(psize);
+      switch (p.kind) {
+        case LocPiece::Kind::kRegister: {
+          LocInputs rin;
+          VMC_ASSIGN(uint64_t rv, frame_register(env, p.regno, &rin));
+          if (psize > ws) return make_error(Errc::kUnsupported, "{} bytes cannot come from one register", psize);
+          store_uint(b.data(), unsigned(psize), rv, e);
+          src.push_back(describe_reg(frames, idx, p.regno, rin.regs.back().loc));
+          break;
+        }
+        case LocPiece::Kind::kMemory: {
+          if (std::string why = storage_check(frames[idx], p.addr, psize); !why.empty())
+            return make_error(Errc::kNotFound, "{}", why);
+          if (Status st = mem.read_virt(p.addr, b); !st)
+            return make_error(st.error().code(), "its memory at {:#x} is unreadable: {}", p.addr, st.error().message());
+          const Frame& f = frames[idx];
+          if (in.regs.empty() && in.entry.empty() && in.cfa && f.cfa)
+            src.push_back(fmt::format("stack CFA{} of #{}", signed_off(int64_t(p.addr - *f.cfa)), idx));
+          else
+            src.push_back(fmt::format("memory at {:#x} (address from {})", p.addr, describe_inputs(frames, idx, in)));
+          break;
+        }
+        case LocPiece::Kind::kValue: {
+          store_uint(b.data(), unsigned(std::min<uint64_t>(psize, 8)), p.value, e);
+          std::string inputs = describe_inputs(frames, idx, in);
+          src.push_back(inputs.empty() ? "constant (DWARF expression)"
+                        : in.entry.size() == 1 && in.regs.empty() && !in.cfa ? inputs
+                                                                               : fmt::format("computed from {}", inputs));
+          break;
+        }
+        case LocPiece::Kind::kBytes:
+          if (p.bytes.size() < psize) return make_error(Errc::kBadData, "DW_OP_implicit_value shorter than the value");
+          std::copy_n(p.bytes.begin(), psize, b.begin());
+          src.push_back("constant (DW_OP_implicit_value)");
+          break;
+        case LocPiece::Kind::kUnavailable:
+        case LocPiece::Kind::kImplicitPointer:
+          return make_error(Errc::kNotFound, "{}", p.why);
+      }
+      bytes.insert(bytes.end(), b.begin(), b.end());
+    }
+    if (bytes.size() < size) return make_error(Errc::kNotFound, "its location covers only part of the value");
+    bytes.resize(size);
+    return std::make_pair(std::move(bytes), fmt::format("{}", fmt::join(src, " + ")));
+  }
+
+  ArgValue recover(const std::vector<Frame>& frames, size_t idx, Dwarf_Die param, Dwarf_Die scope, Dwarf_Die function,
                    uint64_t dwarf_pc, const std::string& distrust) {
     ArgValue v;
     v.name = die_name(param);
@@ -359,70 +484,22 @@ struct ArgRecovery::Impl {
       v.known = true;
     } else {
       if (!dwarf_attr(&param, DW_AT_location, &a)) return unknown("optimized out (no location)");
-      auto loc = location_at(&a, dwarf_pc);
-      if (!loc) return unknown(loc.error().message());
-      EvalEnv env = env_for(frames, idx, &a, 0, function);
-      if (!distrust.empty()) {
-        std::string why = distrust;
-        env.entry_value = [why](Dwarf_Attribute*, LocInputs*) -> Result<uint64_t> {
-          return make_error(Errc::kNotFound, "entry value not trusted: {}", why);
-        };
-        env.parameter_ref = [why](Dwarf_Off, LocInputs*) -> Result<uint64_t> {
-          return make_error(Errc::kNotFound, "entry value not trusted: {}", why);
-        };
-      }
-      LocInputs in;
-      auto pieces = eval_location(loc->first, loc->second, env, &in);
-      if (!pieces) return unknown(pieces.error().message());
-      std::vector<uint8_t> bytes;
-      std::vector<std::string> src;
-      for (const LocPiece& p : *pieces) {
-        uint64_t psize = p.size ? p.size : *size;
-        if (psize > (1u << 16)) return unknown("implausible piece size");
-        std::vector<uint8_t> b(psize);
-        switch (p.kind) {
-          case LocPiece::Kind::kRegister: {
-            LocInputs rin;
-            auto r = frame_register(env, p.regno, &rin);
-            if (!r) return unknown(r.error().message());
-            if (psize > ws) return unknown(fmt::format("{} bytes cannot come from one register", psize));
-            store_uint(b.data(), unsigned(psize), *r, e);
-            src.push_back(describe_reg(frames, idx, p.regno, rin.regs.back().loc));
-            break;
-          }
-          case LocPiece::Kind::kMemory: {
-            if (Status st = mem.read_virt(p.addr, b); !st)
-              return unknown(fmt::format("its memory at {:#x} is unreadable: {}", p.addr, st.error().message()));
-            const Frame& f = frames[idx];
-            if (in.regs.empty() && in.entry.empty() && in.cfa && f.cfa)
-              src.push_back(fmt::format("stack CFA{} of #{}", signed_off(int64_t(p.addr - *f.cfa)), idx));
-            else
-              src.push_back(fmt::format("memory at {:#x} (address from {})", p.addr, describe_inputs(frames, idx, in)));
-            break;
-          }
-          case LocPiece::Kind::kValue: {
-            store_uint(b.data(), unsigned(std::min<uint64_t>(psize, 8)), p.value, e);
-            std::string inputs = describe_inputs(frames, idx, in);
-            src.push_back(inputs.empty() ? "constant (DWARF expression)"
-                          : in.entry.size() == 1 && in.regs.empty() && !in.cfa ? inputs
-                                                                                 : fmt::format("computed from {}", inputs));
-            break;
-          }
-          case LocPiece::Kind::kBytes:
-            if (p.bytes.size() < psize) return unknown("DW_OP_implicit_value shorter than the value");
-            std::copy_n(p.bytes.begin(), psize, b.begin());
-            src.push_back("constant (DW_OP_implicit_value)");
-            break;
-          case LocPiece::Kind::kUnavailable:
-          case LocPiece::Kind::kImplicitPointer:
-            return unknown(p.why);
+      auto r = value_at(frames, idx, &a, function, dwarf_pc, *size, distrust);
+      // A caller frame's state is the state at its call instruction (pc-1);
+      // the location list entry starting at the return address describes
+      // the same moment (no instruction of the caller has run since), and
+      // may name a register the callee preserves where pc-1's entry names
+      // one it clobbers.
+      const uint64_t ret = dwarf_pc + 1;
+      if (!r && !frames[idx].pc_exact && dwarf_haspc(&scope, ret) == 1) {
+        if (auto r2 = value_at(frames, idx, &a, function, ret, *size, distrust)) {
+          r2->second += " (location list at the return address)";
+          r = std::move(r2);
         }
-        bytes.insert(bytes.end(), b.begin(), b.end());
       }
-      if (bytes.size() < *size) return unknown("its location covers only part of the value");
-      bytes.resize(*size);
-      v.bytes = std::move(bytes);
-      v.source = fmt::format("{}", fmt::join(src, " + "));
+      if (!r) return unknown(r.error().message());
+      v.bytes = std::move(r->first);
+      v.source = std::move(r->second);
       v.known = true;
     }
     if (v.bytes.size() <= 8) v.raw = load_uint(v.bytes.data(), unsigned(v.bytes.size()), e);
@@ -490,6 +567,11 @@ ArgRecovery::~ArgRecovery() = default;
 
 std::string ArgRecovery::frame_function(const Frame& f) { return impl_->frame_name(f); }
 
+void ArgRecovery::set_thread(std::vector<StackRange> stacks, std::optional<uint64_t> fault_address) {
+  impl_->stacks = std::move(stacks);
+  impl_->o.fault_address = fault_address;
+}
+
 std::vector<FunctionFrame> ArgRecovery::describe(const std::vector<Frame>& frames, size_t index) {
   Impl& I = *impl_;
   const Frame& f = frames[index];
@@ -556,7 +638,7 @@ std::vector<FunctionFrame> ArgRecovery::describe(const std::vector<Frame>& frame
         ff.args.push_back(std::move(v));
         continue;
       }
-      ff.args.push_back(I.recover(frames, index, pd, physical, dpc, distrust));
+      ff.args.push_back(I.recover(frames, index, pd, sc, physical, dpc, distrust));
     }
     out.push_back(std::move(ff));
   }

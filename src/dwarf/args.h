@@ -81,6 +81,13 @@ class ArgRecovery {
   // "name" of the physical function at a frame (for provenance texts).
   std::string frame_function(const Frame& f);
 
+  // The thread whose frames are described next: its stacks (a parameter
+  // located in memory must lie on one of them, at or above its frame's
+  // stack pointer: parameters have automatic storage, and DWARF that says
+  // otherwise is wrong for that pc), and the fault address to mark (only
+  // for the crashed thread).
+  void set_thread(std::vector<StackRange> stacks, std::optional<uint64_t> fault_address);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

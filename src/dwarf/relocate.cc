@@ -80,8 +80,10 @@ Status ElfImage::relocate_debug_sections(const RelocationPlan& plan) {
         r_offset = r.r_offset;
         r_info = r.r_info;
       }
-      uint32_t type = elf64_ ? uint32_t(GELF_R_TYPE(r_info)) : uint32_t(ELF32_R_TYPE(r_info));
-      uint64_t symi = elf64_ ? GELF_R_SYM(r_info) : ELF32_R_SYM(r_info);
+      // gelf_getrel/gelf_getrela hand out r_info in the 64-bit layout for
+      // both ELF classes.
+      uint32_t type = uint32_t(GELF_R_TYPE(r_info));
+      uint64_t symi = GELF_R_SYM(r_info);
       unsigned width = 0;
       bool pcrel = false, sign32 = false;
       if (e_machine_ == EM_X86_64) {
