@@ -16,7 +16,9 @@ scored the same way (drgn shows parameters it can determine and <absent>
 or an exception otherwise).
 
 Exit status: 1 if --fail-on-wrong and any WRONG value (or, with
---fail-on-missing, any missing ground-truth frame), 2 on usage errors.
+--fail-on-missing, any missing ground-truth frame), 2 on usage errors,
+77 when there is nothing to score (no corpus for the chosen sets: ctest
+reports that as Skipped).
 """
 import argparse
 import glob
@@ -186,8 +188,9 @@ def main():
         sets = set(a.sets.split(","))
         truths = [t for t in truths if t.split(os.sep)[-3] in sets]
     if not truths:
-        print("score: no truth.json under %s/dumps: make the corpus with cores/make-cores.sh" % a.data)
-        return 2
+        print("REAL DUMPS MISSING: no truth.json under %s/dumps%s: make the corpus with cores/make-cores.sh"
+              % (a.data, " for sets " + a.sets if a.sets else ""))
+        return 77
     total, total_drgn = Tally(), Tally()
     per_set = {}
     for tp in truths:
