@@ -91,6 +91,13 @@ def show_task(task):
     except Exception as e:  # drgn raises several kinds here
         print("  error: %s: %s" % (type(e).__name__, e))
         return
+    try:
+        show_frames(trace)
+    except Exception as e:  # e.g. LookupError "program counter is not known"
+        print("  error: %s: %s" % (type(e).__name__, e))
+
+
+def show_frames(trace):
     for i, frame in enumerate(trace):
         print("  #%d 0x%x %s%s sym=%s" % (i, frame.pc, frame.name or "?",
                                         " [inline]" if frame.is_inline else "",
