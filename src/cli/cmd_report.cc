@@ -17,8 +17,6 @@ std::string frame_label(const ReportFrame& f) {
   std::string s = f.fn.inlined ? name
                   : f.fn.symbol.empty() ? fmt::format("{}+{:#x}", name, f.fn.offset)
                                         : fmt::format("{}+{:#x}", f.fn.symbol, f.fn.offset);
-  if (!f.fn.inlined && !f.fn.symbol.empty() && !f.fn.function.empty() && f.fn.symbol != f.fn.function)
-    s += fmt::format(" ({})", f.fn.function);
   if (!f.module.empty()) s += fmt::format(" [{}]", f.module);
   if (f.fn.inlined) s += " (inlined)";
   return s;
@@ -31,10 +29,15 @@ std::string short_value(const ArgValue& a) {
   return d;
 }
 
+// "file:line", preceded by the source function when the frame's ELF symbol
+// names something else (a .cold part, a compiler clone).
 std::string where(const ReportFrame& f) {
-  if (f.fn.file.empty()) return "";
-  std::string file = f.fn.file;
-  return f.fn.line ? fmt::format("{}:{}", file, f.fn.line) : file;
+  std::string fn = !f.fn.inlined && !f.fn.symbol.empty() && !f.fn.function.empty() && f.fn.symbol != f.fn.function
+                       ? f.fn.function + " "
+                       : "";
+  if (f.fn.file.empty()) return fn.empty() ? "" : "in " + f.fn.function;
+  std::string loc = f.fn.line ? fmt::format("{}:{}", f.fn.file, f.fn.line) : f.fn.file;
+  return fn.empty() ? loc : fmt::format("{}at {}", fn, loc);
 }
 
 // Threads with the same sequence of functions and offsets fold together.
@@ -66,7 +69,7 @@ void print_thread(const ReportThread& t, bool verbose) {
       for (const auto& a : f.fn.args) as.push_back(fmt::format("{}={}", a.name, short_value(a)));
       std::string args = f.fn.args_error ? "" : fmt::format("({})", fmt::join(as, ", "));
       fmt::print(" #{:<2} {:016x} {}{}\n", f.index, f.sp, frame_label(f), args);
-      if (!loc.empty()) fmt::print("         at {}\n", loc);
+      if (!loc.empty()) fmt::print("         {}{}\n", loc.rfind("in ", 0) == 0 || loc.find(" at ") != std::string::npos ? "" : "at ", loc);
       continue;
     }
     fmt::print(" #{:<2} {:016x} {}  {}  ({})\n", f.index, f.sp, frame_label(f), loc, unwound_by_name(f.how));

@@ -360,8 +360,8 @@ struct ArgRecovery::Impl {
       }
       if (in) {
         std::string inner = describe_inputs(frames, idx + 1, sub_in);
-        in->entry.push_back(fmt::format("entry value from the call in #{} {}{}", idx + 1, frame_name(caller),
-                                        inner.empty() ? "" : fmt::format(" ({})", inner)));
+        in->entry.push_back(fmt::format("the entry value passed by the call in #{} {} ({})", idx + 1,
+                                        frame_name(caller), inner.empty() ? "a constant at the call site" : inner));
       }
       return v;
     } while (dwarf_siblingof(&p, &p) == 0);

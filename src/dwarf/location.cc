@@ -8,6 +8,13 @@ namespace {
 
 constexpr size_t kMaxStack = 64;
 
+LocPiece piece(LocPiece::Kind k, unsigned regno = 0) {
+  LocPiece p;
+  p.kind = k;
+  p.regno = regno;
+  return p;
+}
+
 bool is_reg_op(uint8_t a) { return a >= DW_OP_reg0 && a <= DW_OP_reg31; }
 bool is_breg_op(uint8_t a) { return a >= DW_OP_breg0 && a <= DW_OP_breg31; }
 
@@ -83,7 +90,7 @@ Result<std::vector<LocPiece>> eval_location(const Dwarf_Op* ops, size_t n, const
       return make_error(Errc::kBadData, "DWARF op {:#x} after a register/value location", a);
     if (a >= DW_OP_lit0 && a <= DW_OP_lit31) { VMC_TRY(push(a - DW_OP_lit0)); continue; }
     if (is_reg_op(a) || a == DW_OP_regx) {
-      pending = LocPiece{LocPiece::Kind::kRegister, unsigned(is_reg_op(a) ? a - DW_OP_reg0 : op.number)};
+      pending = piece(LocPiece::Kind::kRegister, unsigned(is_reg_op(a) ? a - DW_OP_reg0 : op.number));
       continue;
     }
     if (is_breg_op(a) || a == DW_OP_bregx) {
@@ -221,7 +228,7 @@ Result<std::vector<LocPiece>> eval_location(const Dwarf_Op* ops, size_t n, const
       case DW_OP_stack_value: {
         uint64_t v;
         VMC_TRY(pop(&v));
-        pending = LocPiece{LocPiece::Kind::kValue};
+        pending = piece(LocPiece::Kind::kValue);
         pending->value = v;
         break;
       }
@@ -229,7 +236,7 @@ Result<std::vector<LocPiece>> eval_location(const Dwarf_Op* ops, size_t n, const
         Dwarf_Block blk;
         if (!env.attr || dwarf_getlocation_implicit_value(env.attr, &op, &blk) != 0)
           return make_error(Errc::kBadData, "DW_OP_implicit_value without its block");
-        pending = LocPiece{LocPiece::Kind::kBytes};
+        pending = piece(LocPiece::Kind::kBytes);
         pending->bytes.assign(blk.data, blk.data + blk.length);
         break;
       }
@@ -259,7 +266,7 @@ Result<std::vector<LocPiece>> eval_location(const Dwarf_Op* ops, size_t n, const
       }
       case DW_OP_implicit_pointer:
       case DW_OP_GNU_implicit_pointer:
-        pending = LocPiece{LocPiece::Kind::kImplicitPointer};
+        pending = piece(LocPiece::Kind::kImplicitPointer);
         pending->why = "an implicit pointer: it points to a value that is not in memory";
         break;
       default:

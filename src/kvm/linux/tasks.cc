@@ -52,12 +52,6 @@ Result<TaskLayout> task_layout(Session& s) {
   return l;
 }
 
-Result<std::vector<uint8_t>> read_buf(Session& s, kvaddr_t a, uint64_t n) {
-  std::vector<uint8_t> b(n);
-  VMC_TRY(s.read(a, b));
-  return b;
-}
-
 }  // namespace
 
 char task_state_char(uint64_t state, uint64_t exit_state) {
@@ -90,7 +84,6 @@ Result<TaskList> load_tasks(Session& s) {
   TaskList out;
   const unsigned ws = s.minfo().ptr_size;
   const Endian e = s.dump().endian();
-  auto ulong_at = [&](const std::vector<uint8_t>& b, uint64_t off) { return load_uint(b.data() + off, ws, e); };
 
   // Kernel stack size: the init task's stack runs from init_stack to __end_init_task.
   auto is = s.symbol_address("init_stack"), ie = s.symbol_address("__end_init_task");
