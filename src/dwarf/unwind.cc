@@ -139,6 +139,10 @@ class Walker {
   Result<uint64_t> orc_cfa(const Frame& cur, const OrcEntry& e);
   Step try_orc(const Frame& cur, const OrcEntry& e);
   Step try_fp(const Frame& cur, const CodeImage& img);
+  // A frame stopped exactly at address 0: a call through a NULL function
+  // pointer that faulted before executing anything.
+  static bool null_call(const Frame& f) { return f.pc == 0 && f.pc_exact && !f.user_mode; }
+  Step null_call_step(const Frame& cur);
   Step from_pt_regs(const Frame& cur, uint64_t addr, UnwoundBy how);
   // Checks and appends `n`; false when the walk must stop (reason set).
   bool accept(Frame n, bool switches_stack);
@@ -188,7 +192,7 @@ UnwindResult Walker::run(const Frame& initial) {
     res_.complete = true;
     return std::move(res_);
   }
-  if (!res_.frames[0].image) {
+  if (!res_.frames[0].image && !null_call(res_.frames[0])) {
     res_.stop_reason = fmt::format("pc {:#x} is in no known code", res_.frames[0].pc);
     return std::move(res_);
   }
@@ -215,7 +219,7 @@ UnwindResult Walker::run(const Frame& initial) {
       res_.complete = true;
       break;
     }
-    if (!last.image) {
+    if (!last.image && !null_call(last)) {
       res_.stop_reason = fmt::format("pc {:#x} is in no known code", last.pc);
       break;
     }
@@ -272,6 +276,7 @@ bool Walker::accept(Frame n, bool switches_stack) {
 
 Step Walker::step(const Frame& cur) {
   const CodeImage* img = cur.image;
+  if (!img && null_call(cur)) return null_call_step(cur);
   if (!img) return stop(fmt::format("pc {:#x} is in no known code", cur.pc));
   uint64_t lookup = cur.pc_exact ? cur.pc : mask(cur.pc - 1);
 
@@ -613,12 +618,40 @@ Step Walker::from_pt_regs(const Frame& cur, uint64_t addr, UnwoundBy how) {
   n.user_mode = pt->user_mode;
   n.pc_exact = true;
   finish_pc_sp(n, pt->get(ri_.pc).value_or(0), pt->get(ri_.sp).value_or(0));
-  // A kernel-mode pt_regs with a zero ip is where a kernel thread's stack
-  // begins (copy_thread() leaves its regs empty), not an interrupted context.
-  if (!n.user_mode && n.pc == 0) return end();
+  // A kernel thread's stack begins with the empty regs copy_thread() left
+  // (ip 0, cs 0); a kernel-mode context interrupted at ip 0 with a real cs
+  // is a call through a NULL pointer and goes on (null_call_step).
+  uint8_t cs_reg = m_ == Machine::kI386 ? uint8_t(i386::kCs) : uint8_t(x86_64::kCs);
+  if (!n.user_mode && n.pc == 0 && pt->get(cs_reg).value_or(0) == 0) return end();
   Step s;
   s.kind = Step::Kind::kNext;
   s.switches_stack = true;
+  s.next = std::move(n);
+  return s;
+}
+
+// ---- A call through a NULL pointer -----------------------------------------
+
+Step Walker::null_call_step(const Frame& cur) {
+  // Nothing of the callee ran: the return address is at sp and every
+  // register still holds the caller's value - the psABI's state at a
+  // function's first instruction, which is also what the kernel assumes
+  // for ip 0 (unwind_orc.c, null_orc_entry). Caller-saved registers are
+  // treated as after any call (unknown), like CFI-unwound frames.
+  if (!cur.regs.has(ri_.sp)) return stop("pc 0 and sp unknown");
+  uint64_t sp = mask(*cur.regs.get(ri_.sp)), cfa = mask(sp + ws_);
+  auto ra = x86::read_word(m_, mem_, sp, "return address of a call to address 0");
+  if (!ra) return stop(ra.error().message(), cfa);
+  Frame n = new_caller(cur, UnwoundBy::kCfi);
+  for (uint8_t r : ri_.callee_saved) inherit(n, cur, r);
+  set(n, ri_.pc, *ra, saved(cur, sp, cfa));
+  set(n, ri_.sp, cfa, computed(cur));
+  finish_pc_sp(n, *ra, cfa);
+  n.notes.push_back(fmt::format(
+      "frame #{} is at address 0 (a call through a NULL pointer): return address at its sp {:#x}", cur.index, sp));
+  Step s;
+  s.kind = Step::Kind::kNext;
+  s.cfa = cfa;
   s.next = std::move(n);
   return s;
 }

@@ -166,11 +166,14 @@ struct UnwindResult {
 //
 // Per frame: DWARF CFI (.debug_frame, then .eh_frame), then ORC, then the
 // frame-pointer chain; kernel images also recognise pt_regs through ORC
-// REGS entries and encoded frame pointers. When CFI and ORC both describe
-// a kernel PC and their CFAs differ, ORC wins (GCC's CFI of kernels built
-// with -fno-asynchronous-unwind-tables is exact only at call sites, ORC is
-// checked by objtool at every instruction; inline-asm stack switches are
-// the other case) and the CFI's register-save rules are not used.
+// REGS entries, encoded frame pointers (only when they point into one of
+// the thread's stacks) and UnwindOptions::task_pt_regs. When CFI and ORC
+// both describe a PC and their CFAs differ, or CFI cannot finish, ORC wins
+// (GCC's CFI of kernels built with -fno-asynchronous-unwind-tables is exact
+// only at call sites, ORC is checked by objtool at every instruction;
+// inline-asm stack switches such as call_on_irqstack are the other case)
+// and the CFI's register-save rules are not used; the caller frame carries
+// a note saying so.
 //
 // Register provenance in the caller (frame N+1) when frame N was unwound by
 //   CFI: saved at CFA+off -> kSaved (frame N); val_offset/val_expression ->
@@ -183,15 +186,19 @@ struct UnwindResult {
 //        frame (ip, cs, flags, sp, ss) — the entry code around such points
 //        has pushed or cleared the other registers, so they are unknown.
 //   FP:  pc, sp and bp only.
+// A saved register whose slot cannot be read is unknown in the caller, with
+// a note naming the address; the walk goes on.
 // The walk ends (complete) at an undefined return address, a zero return
-// address or frame pointer, ORC END_OF_STACK, or a user-mode pt_regs (that
-// frame is included, with user_mode set). It stops early, keeping what was
-// gathered, at max_frames, on any failed memory read of the CFA / return
-// address / pt_regs (the reason names the address and the error), when a
-// return address lies in no known code (that frame is included, image
-// null), and when sp does not grow within a StackRange or a range is
-// entered twice (or, with no ranges given, sp does not grow across a plain
-// call frame, or a (pc, sp) pair repeats).
+// address or frame pointer, ORC END_OF_STACK, a user-mode pt_regs (that
+// frame is included, with user_mode set), or a kernel thread's initial
+// pt_regs (kernel mode with ip 0, or at task_pt_regs). It stops early,
+// keeping what was gathered, at max_frames, on any failed memory read of
+// the CFA / return address / pt_regs (the reason names the address and
+// the error), when a return address lies in no known code (that frame is
+// included, image null), and when sp does not grow within a StackRange or
+// a range is entered twice (or, with no ranges given, sp does not grow
+// across a plain call frame, or a (pc, sp) pair repeats). The last frame's
+// CFA is computed when its unwind data allows.
 UnwindResult unwind(Machine m, VirtualMemory& mem, const CodeMap& code, const Frame& initial, const UnwindOptions& o);
 
 }  // namespace vmc

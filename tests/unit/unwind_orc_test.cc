@@ -120,6 +120,36 @@ TEST_F(OrcUnwind, FullPtRegs) {
   EXPECT_EQ(f1.loc[kR12].addr, s + 3 * 8);
 }
 
+TEST_F(OrcUnwind, CallThroughNullPointer) {
+  // A page fault at ip 0: the exception frame's context is at address 0 in
+  // kernel mode; its caller's return address is at its sp.
+  const uint64_t s = 0xffffc90000003e00, isp = s + 0x400;
+  put_pt_regs(vm_, s, {{kRip, 0}, {kCs, 0x10}, {kRsp, isp}, {kRbx, 0xb}, {kRdi, 0xd1}});
+  vm_.put64(isp, K + 0xa30);
+  auto r = run(initial_frame(Machine::kX86_64, K + 0x300, s));
+  ASSERT_EQ(r.frames.size(), 3u) << r.stop_reason;
+  EXPECT_TRUE(r.complete) << r.stop_reason;
+  EXPECT_EQ(r.frames[1].pc, 0u);
+  EXPECT_EQ(r.frames[1].image, nullptr);
+  const Frame& f2 = r.frames[2];
+  EXPECT_EQ(f2.pc, K + 0xa30);
+  EXPECT_EQ(f2.sp, isp + 8);
+  EXPECT_EQ(f2.regs.get(kRbx), 0xbu);
+  EXPECT_EQ(f2.loc[kRbx].kind, RegLoc::Kind::kPtRegs);
+  EXPECT_FALSE(f2.regs.has(kRdi));
+  EXPECT_EQ(f2.loc[kRip].addr, isp);
+  ASSERT_FALSE(f2.notes.empty());
+  EXPECT_NE(f2.notes[0].find("NULL"), std::string::npos);
+  // Frame 0 itself at address 0 (CPU notes of the faulting CPU).
+  auto r0 = run(initial_frame(Machine::kX86_64, 0, isp, {{kRbx, 0xb}}));
+  ASSERT_EQ(r0.frames.size(), 2u) << r0.stop_reason;
+  EXPECT_EQ(r0.frames[1].pc, K + 0xa30);
+  EXPECT_TRUE(r0.complete);
+  // Not exact (a return address of 0): no code there, stop.
+  auto r1 = run(initial_frame(Machine::kX86_64, 0, isp, {}, false));
+  EXPECT_EQ(r1.stop_reason, "pc 0x0 is in no known code");
+}
+
 TEST_F(OrcUnwind, UserModePtRegs) {
   const uint64_t s = 0xffffc90000003e00;
   put_pt_regs(vm_, s, {{kRip, 0x401000}, {kCs, 0x33}, {kRsp, 0x7ffe0000}});
