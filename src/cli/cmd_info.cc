@@ -38,11 +38,11 @@ void print_text(const Summary& m, unsigned log_lines) {
   if (m.translation_error) fmt::print("WARNING:   no address translation: {}\n", *m.translation_error);
   for (const auto& w : m.warnings) fmt::print("WARNING:   {}\n", w);
   fmt::print("\n");
-  if (m.panic_message) fmt::print("PANIC:     \"{}\"\n", *m.panic_message);
-  else fmt::print("PANIC:     (no \"Kernel panic\" line in the log)\n");
-  if (m.oops) fmt::print("cause:     {}\n", *m.oops);
+  if (m.panic_message) fmt::print("{}     \"{}\"\n", m.reached_panic ? "PANIC:" : "OOPS: ", *m.panic_message);
+  else fmt::print("PANIC:     (no panic or oops message in the log)\n");
+  if (m.oops && m.oops != m.panic_message) fmt::print("cause:     {}\n", *m.oops);
   if (m.panic_cpu) fmt::print("CPU:       {}\n", *m.panic_cpu);
-  if (m.pid) fmt::print("task:      pid {} ({})\n", *m.pid, m.comm.value_or("?"));
+  if (m.pid) fmt::print("task:      pid {} ({}){}\n", *m.pid, m.comm.value_or("?"), m.task ? fmt::format(" at {:#x}", *m.task) : "");
   if (m.fault_address) fmt::print("fault address: {:#x}\n", *m.fault_address);
   fmt::print("\n");
   if (m.log_error) {

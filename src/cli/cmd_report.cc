@@ -175,9 +175,10 @@ int cmd_report(const ReportArgs& a) {
     if (!r->warnings.empty()) j["warnings"] = r->warnings;
     fmt::print("{}\n", j.dump(2, ' ', false, J::error_handler_t::replace));
   } else {
-    fmt::print("PANIC on CPU {}: \"{}\"\n", m.panic_cpu ? fmt::format("{}", *m.panic_cpu) : "?",
-               m.panic_message.value_or("(no panic message in the log)"));
-    if (m.oops) fmt::print("  {}\n", *m.oops);
+    fmt::print("{} on CPU {}: \"{}\"\n", m.reached_panic ? "PANIC" : m.oops ? "OOPS" : "CRASH",
+               m.panic_cpu ? fmt::format("{}", *m.panic_cpu) : "?",
+               m.panic_message.value_or("(no panic or oops message in the log)"));
+    if (m.oops && m.oops != m.panic_message) fmt::print("  {}\n", *m.oops);
     if (m.pid)
       fmt::print("  task {} ({}){}{}\n", *m.pid, m.comm.value_or("?"), m.task ? fmt::format(" at {:#x}", *m.task) : "",
                  m.fault_address ? fmt::format(", fault address {:#x}", *m.fault_address) : "");

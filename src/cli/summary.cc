@@ -44,7 +44,11 @@ Summary summarize(Session& s) {
     m.log_error = "no address translation";
   }
   LogPanic lp = scan_log_for_panic(m.log);
-  m.panic_message = lp.panic;
+  // The crash's message: panic()'s, or the oops headline when the kernel
+  // never got to panic() (a kdump capture of an oops jumps to the capture
+  // kernel from oops_end, before panic() would print).
+  m.panic_message = lp.panic ? lp.panic : lp.oops;
+  m.reached_panic = lp.panic.has_value();
   m.oops = lp.oops;
   m.fault_address = lp.fault_address;
   m.pid = lp.pid;
@@ -57,6 +61,11 @@ Summary summarize(Session& s) {
       m.panic_cpu = int32_t(*v);
       m.panic_source = "panic_cpu and kernel log";
     }
+  }
+  // The panicking CPU's current task (needs the vmlinux's DWARF).
+  if (m.panic_cpu && s.kmem() && s.types()) {
+    if (auto pc = s.percpu_address("current_task", unsigned(*m.panic_cpu)))
+      if (auto t = s.read_ulong(*pc); t && *t) m.task = *t;
   }
   return m;
 }

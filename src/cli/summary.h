@@ -22,7 +22,8 @@ struct Summary {
   std::string crash_time_source;
   std::optional<std::string> translation_error;
   // Panic.
-  std::optional<std::string> panic_message, oops;
+  std::optional<std::string> panic_message, oops;  // message: panic()'s, else the oops headline
+  bool reached_panic = false;                      // the log has "Kernel panic - not syncing" 
   std::optional<int> panic_cpu, pid;
   std::optional<std::string> comm;
   std::optional<uint64_t> task, fault_address;

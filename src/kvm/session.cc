@@ -38,11 +38,11 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& vmcore, const 
   if (!vmlinux.empty()) {
     VMC_ASSIGN(s->vmlinux_, ElfImage::open(vmlinux));
     if (s->vmlinux_->machine() != s->machine())
-      return make_error(Errc::kMismatch, "{} is a kernel for ELF machine {} but {} is a {} dump", vmlinux,
-                        s->vmlinux_->elf_machine(), vmcore, s->minfo().name);
+      return make_error(Errc::kMismatch, "{} does not match the dump: it is for ELF machine {}, {} is a {} dump",
+                        vmlinux, s->vmlinux_->elf_machine(), vmcore, s->minfo().name);
     if (s->vmlinux_->elf_type() != 2 /* ET_EXEC */)
-      return make_error(Errc::kMismatch, "{} is not a kernel image (ELF type {}, a vmlinux is ET_EXEC)", vmlinux,
-                        s->vmlinux_->elf_type());
+      return make_error(Errc::kMismatch, "{} does not match the dump: it is not a kernel image (ELF type {}, a vmlinux is ET_EXEC)",
+                        vmlinux, s->vmlinux_->elf_type());
     if (s->vmlinux_->symbols().empty())
       return make_error(Errc::kBadData, "{}: has no symbol table (a stripped vmlinux cannot be used)", vmlinux);
     if (s->vmlinux_->dwarf()) s->types_ = std::make_unique<TypeIndex>(s->vmlinux_->dwarf());

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -76,12 +77,20 @@ std::string corpus_missing_message() {
          "/dumps; make them with cores/make-cores.sh (see cores/README.md) or point VMCORE_ARGS_DATA at them";
 }
 
-CliResult run_cli(const std::vector<std::string>& args) {
+CliResult run_cli(const std::vector<std::string>& args, unsigned cpu_seconds, uint64_t mem_bytes) {
   CliResult r;
   int out[2], err[2];
   if (pipe(out) != 0 || pipe(err) != 0) return r;
   pid_t pid = fork();
   if (pid == 0) {
+    if (cpu_seconds) {
+      rlimit rl{cpu_seconds, cpu_seconds};
+      setrlimit(RLIMIT_CPU, &rl);
+    }
+    if (mem_bytes) {
+      rlimit rl{mem_bytes, mem_bytes};
+      setrlimit(RLIMIT_AS, &rl);
+    }
     dup2(out[1], 1);
     dup2(err[1], 2);
     close(out[0]); close(out[1]); close(err[0]); close(err[1]);

@@ -46,7 +46,9 @@ struct CliResult {
   std::string out, err;
 };
 // Runs the built vmcore-args with `args` (no shell), capturing both streams.
-CliResult run_cli(const std::vector<std::string>& args);
+// With limits, the child gets at most `cpu_seconds` of CPU and `mem_bytes`
+// of address space (RLIMIT_CPU / RLIMIT_AS); 0 means no limit.
+CliResult run_cli(const std::vector<std::string>& args, unsigned cpu_seconds = 0, uint64_t mem_bytes = 0);
 
 // One (scenario, dump file) pair per element; a single placeholder with
 // an empty scenario when the corpus is missing, so the test skips loudly.

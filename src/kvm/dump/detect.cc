@@ -43,6 +43,7 @@ Result<std::unique_ptr<Dump>> open_flattened(std::shared_ptr<const Source> strea
   }
   d->set_format_prefix("flattened ");
   for (const auto& w : flat->warnings()) d->add_warning(w);
+  if (!flat->complete()) d->mark_incomplete();
   return d;
 }
 

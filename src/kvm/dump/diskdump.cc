@@ -385,10 +385,12 @@ Result<std::unique_ptr<DiskDump>> DiskDump::open(std::shared_ptr<const Source> s
     return make_error(Errc::kUnsupported, "{}: page descriptors of {} bytes in the {} layout", fn, d->desc_size_, abi->name);
   d->desc_off_ = bitmap_off + bitmap_len;
   const uint64_t desc_end = d->desc_off_ + d->dumped_ * d->desc_size_;  // dumped_ < 2^51: no overflow
-  if (desc_end > fsize)
+  if (desc_end > fsize) {
+    d->header_.incomplete = true;
     d->warnings_.push_back(fmt::format("{}: the descriptors of its {} dumped pages end at offset {:#x}, beyond the end of "
                                        "the file ({:#x} bytes): the dump is truncated{}",
                                        fn, d->dumped_, desc_end, fsize, d->incomplete_note()));
+  }
 
   // ---- notes and VMCOREINFO ----
   if (v >= 4) {
@@ -457,6 +459,33 @@ Result<std::unique_ptr<DiskDump>> DiskDump::open(std::shared_ptr<const Source> s
       codecs |= load_u32(db.data() + j * d->desc_size_ + d->pd_flags_at_, abi->endian) & kCodecMask;
   }
   d->compression_ = codecs_string(codecs);
+
+  // ---- truncation: makedumpfile writes page data in pfn order (zero pages
+  // share one early block), so the data of the last descriptors ends the
+  // dump; a file that stops earlier was cut (a full disk, an interrupted
+  // copy) even if the header says nothing.
+  if (d->dumped_ > 0 && desc_end <= fsize) {
+    const uint64_t n = std::min<uint64_t>(d->dumped_, 256);
+    std::vector<uint8_t> tail(n * d->desc_size_);
+    if (src->read(d->desc_off_ + (d->dumped_ - n) * d->desc_size_, tail)) {
+      uint64_t max_end = 0;
+      bool overflow = false;
+      for (uint64_t i = 0; i < n; ++i) {
+        const uint8_t* e = tail.data() + i * d->desc_size_;
+        uint64_t end;
+        if (!checked_add(load_u64(e + d->pd_offset_at_, abi->endian), load_u32(e + d->pd_size_at_, abi->endian), &end))
+          overflow = true;
+        else
+          max_end = std::max(max_end, end);
+      }
+      if (overflow || max_end > fsize) {
+        d->header_.incomplete = true;
+        d->warnings_.push_back(fmt::format("{}: the data of its last dumped pages ends at offset {:#x}, beyond the end of "
+                                           "the file ({:#x} bytes): the dump is truncated{}",
+                                           fn, max_end, fsize, d->incomplete_note()));
+      }
+    }
+  }
 
   // ---- RAM ranges: runs of pfns that are RAM or dumped, merged ----
   auto set_at = [&](uint64_t w) { return d->ram_[w] | d->dumped_bm_[w]; };

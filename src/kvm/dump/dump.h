@@ -60,6 +60,7 @@ class Dump : public PhysicalMemory {
 
   void set_format_prefix(const std::string& p) { format_ = p + format_; }
   void add_warning(std::string w) { warnings_.push_back(std::move(w)); }
+  void mark_incomplete() { header_.incomplete = true; }
 
  protected:
   std::string path_, format_, compression_ = "none", producer_;
