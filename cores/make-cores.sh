@@ -201,7 +201,7 @@ fetch_deb() {
 
 # ---- kernel -----------------------------------------------------------------
 
-# resolve_kernel: writes kernels/KSET/release.env once (REL ABI VER KBUILD_VER)
+# resolve_kernel: writes kernels/KSET/release.env once (REL ABI VER; STEXT later)
 resolve_kernel() {
 	local kdir=$DATA/kernels/$KSET env
 	env=$kdir/release.env
@@ -235,8 +235,8 @@ fetch_kernel_debs() {
 	DEB_DBG=$(fetch_deb "linux-image-$REL-dbg" "$DEBARCH" "$VER")
 	DEB_HDR=$(fetch_deb "linux-headers-$REL" "$DEBARCH" "$VER")
 	DEB_HDRC=$(fetch_deb "linux-headers-$ABI-common" all "$VER")
-	# kbuild's host tools (fixdep, modpost) run on the build host: always amd64
-	DEB_KBUILD=$(fetch_deb linux-kbuild-6.1 "$(dpkg --print-architecture)" "$VER")
+	# kbuild's host tools (fixdep, modpost) run on the build host: host arch
+	DEB_KBUILD=$(fetch_deb "linux-kbuild-${VER%.*}" "$(dpkg --print-architecture)" "$VER")
 	if [ "$DEBARCH" != "$(dpkg --print-architecture)" ]; then
 		local p v
 		for p in busybox-static kexec-tools libc6 zlib1g liblzma5; do
