@@ -11,6 +11,8 @@ namespace {
 using J = nlohmann::ordered_json;
 
 std::string frame_label(const ReportFrame& f) {
+  if (f.fn.function.empty() && f.fn.symbol.empty())
+    return f.module.empty() ? fmt::format("{:#x}", f.pc) : fmt::format("{:#x} [{}]", f.pc, f.module);
   std::string name = f.fn.function.empty() ? fmt::format("{:#x}", f.pc) : f.fn.function;
   // Physical frames are named by their ELF symbol (as the kernel's own
   // backtraces are); the source function follows when it differs.
@@ -49,14 +51,21 @@ std::string stack_key(const ReportThread& t) {
 
 void print_thread(const ReportThread& t, bool verbose) {
   const Task& k = t.task;
+  if (k.addr == 0) {  // a user-space thread of a process core
+    fmt::print("thread {} ({}){}", k.pid, k.comm, t.crashed ? " [received the fatal signal]" : "");
+    if (!t.frames.empty()) fmt::print(", sp {:#x}", t.frames[0].sp);
+    fmt::print("\n");
+  }
   std::string tags;
   if (t.crashed) tags += " [crashed]";
   else if (k.active_cpu >= 0) tags += " [on CPU]";
   if (k.idle) tags += " [idle]";
-  fmt::print("thread {:#x} pid {} ({}) CPU {}{} state {}", k.addr, k.pid, k.comm, k.active_cpu >= 0 ? k.active_cpu : k.cpu,
-             tags, k.state_char);
-  if (!t.frames.empty()) fmt::print(", sp {:#x}", t.frames[0].sp);
-  fmt::print("\n");
+  if (k.addr != 0) {
+    fmt::print("thread {:#x} pid {} ({}) CPU {}{} state {}", k.addr, k.pid, k.comm, k.active_cpu >= 0 ? k.active_cpu : k.cpu,
+               tags, k.state_char);
+    if (!t.frames.empty()) fmt::print(", sp {:#x}", t.frames[0].sp);
+    fmt::print("\n");
+  }
   if (!t.start.empty()) fmt::print("  registers: {}\n", t.start);
   for (const auto& f : t.frames) {
     if (f.user_mode) {
@@ -135,13 +144,21 @@ J frame_json(const ReportFrame& f) {
 }  // namespace
 
 int cmd_report(const ReportArgs& a) {
-  auto s = Session::open(a.vmcore, a.vmlinux, a.session);
-  if (!s) return report_error(s.error());
   ReportOptions o;
   o.threads = a.threads;
   o.active_only = a.active_only;
   o.max_frames = a.max_frames;
-  auto r = build_report(**s, o);
+  // A user-space process core: the second argument is the program.
+  std::unique_ptr<Session> session;
+  Result<Report> r = make_error(Errc::kUsage, "no report");
+  if (is_process_core(a.vmcore)) {
+    r = build_process_report(a.vmcore, a.vmlinux, o);
+  } else {
+    auto s = Session::open(a.vmcore, a.vmlinux, a.session);
+    if (!s) return report_error(s.error());
+    session = std::move(*s);
+    r = build_report(*session, o);
+  }
   if (!r) return report_error(r.error());
   const Summary& m = r->summary;
   if (!a.threads.empty() && r->threads.empty())
@@ -155,7 +172,7 @@ int cmd_report(const ReportArgs& a) {
     J threads = J::array();
     for (const auto& t : r->threads) {
       J x;
-      x["task"] = hex(t.task.addr);
+      x["task"] = t.task.addr ? J(hex(t.task.addr)) : J(nullptr);
       x["pid"] = t.task.pid;
       x["tgid"] = t.task.tgid;
       x["comm"] = t.task.comm;
@@ -175,6 +192,12 @@ int cmd_report(const ReportArgs& a) {
     if (!r->warnings.empty()) j["warnings"] = r->warnings;
     fmt::print("{}\n", j.dump(2, ' ', false, J::error_handler_t::replace));
   } else {
+    if (r->process) {
+      fmt::print("PROCESS {}: {}\n", r->program.empty() ? "(program unknown)" : r->program,
+                 m.panic_message.value_or("no fatal signal recorded (a core made by gcore?)"));
+      if (m.pid) fmt::print("  thread {}{}\n", *m.pid, m.fault_address ? fmt::format(", fault address {:#x}", *m.fault_address) : "");
+      fmt::print("  {} process core, {} threads\n", m.arch, r->threads.size());
+    } else {
     fmt::print("{} on CPU {}: \"{}\"\n", m.reached_panic ? "PANIC" : m.oops ? "OOPS" : "CRASH",
                m.panic_cpu ? fmt::format("{}", *m.panic_cpu) : "?",
                m.panic_message.value_or("(no panic or oops message in the log)"));
@@ -185,6 +208,7 @@ int cmd_report(const ReportArgs& a) {
     fmt::print("  Linux {} {}, {} paging, KASLR offset {}, {} CPUs; {} dump{}\n", m.release, m.arch, m.paging,
                m.kaslr_offset ? fmt::format("{:#x}", *m.kaslr_offset) : "unknown", m.cpus, m.format,
                m.producer.empty() ? "" : fmt::format(" written by {}", m.producer));
+    }
     for (const auto& w : m.warnings) fmt::print("  WARNING: {}\n", w);
     for (const auto& w : r->warnings) fmt::print("  note: {}\n", w);
     fmt::print("\n");
@@ -208,7 +232,7 @@ int cmd_report(const ReportArgs& a) {
       fmt::print("\n");
     }
   }
-  if ((*s)->dump().header().incomplete) {
+  if (session && session->dump().header().incomplete) {
     fmt::print(stderr, "vmcore-args: error: {}: the dump is incomplete (truncated or flagged incomplete by its writer)\n",
                a.vmcore);
     return kExitBadInput;

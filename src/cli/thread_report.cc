@@ -47,6 +47,34 @@ std::string symbolize(Session& s, const KernelCodeMap& code, uint64_t a) {
 
 }  // namespace
 
+void unwind_and_describe(Machine m, VirtualMemory& mem, const CodeMap& code, const Frame& frame0,
+                         const UnwindOptions& uo, ArgRecovery& args, ReportThread& th) {
+  UnwindResult ur = unwind(m, mem, code, frame0, uo);
+  if (!ur.stop_reason.empty() && !ur.complete) th.error = ur.stop_reason;
+  for (size_t i = 0; i < ur.frames.size(); ++i) {
+    const Frame& f = ur.frames[i];
+    ReportFrame rf;
+    rf.index = i;  // inlined functions share their physical frame's number
+    rf.physical = i;
+    rf.pc = f.pc;
+    rf.sp = f.sp;
+    rf.cfa = f.cfa;
+    rf.how = f.how;
+    if (f.user_mode) {
+      rf.user_mode = true;
+      th.frames.push_back(std::move(rf));
+      continue;
+    }
+    const CodeImage* img = f.image ? f.image : code.find(f.pc);
+    rf.module = img && img->name != "vmlinux" ? img->name : "";
+    for (FunctionFrame& fn : args.describe(ur.frames, i)) {
+      ReportFrame x = rf;
+      x.fn = std::move(fn);
+      th.frames.push_back(std::move(x));
+    }
+  }
+}
+
 Result<Report> build_report(Session& s, const ReportOptions& o) {
   Report r;
   r.summary = summarize(s);
@@ -111,37 +139,9 @@ Result<Report> build_report(Session& s, const ReportOptions& o) {
     UnwindOptions uo;
     uo.max_frames = o.max_frames;
     uo.stacks = start->stacks;
-    UnwindResult ur = unwind(s.machine(), *s.kmem(), *code, start->frame0, uo);
-    if (!ur.stop_reason.empty() && !ur.complete) th.error = ur.stop_reason;
+    uo.task_pt_regs = start->task_pt_regs;
     args.set_thread(start->stacks, th.crashed ? r.summary.fault_address : std::nullopt);
-    ArgRecovery& ar = args;
-    for (size_t i = 0; i < ur.frames.size(); ++i) {
-      const Frame& f = ur.frames[i];
-      if (f.user_mode) {
-        ReportFrame rf;
-        rf.index = i;
-        rf.physical = i;
-        rf.pc = f.pc;
-        rf.sp = f.sp;
-        rf.how = f.how;
-        rf.user_mode = true;
-        th.frames.push_back(std::move(rf));
-        continue;
-      }
-      const CodeImage* img = f.image ? f.image : code->find(f.pc);
-      for (FunctionFrame& fn : ar.describe(ur.frames, i)) {
-        ReportFrame rf;
-        rf.index = i;  // inlined functions share their physical frame's number
-        rf.physical = i;
-        rf.pc = f.pc;
-        rf.sp = f.sp;
-        rf.cfa = f.cfa;
-        rf.how = f.how;
-        rf.module = img && img->name != "vmlinux" ? img->name : "";
-        rf.fn = std::move(fn);
-        th.frames.push_back(std::move(rf));
-      }
-    }
+    unwind_and_describe(s.machine(), *s.kmem(), *code, start->frame0, uo, args, th);
     r.threads.push_back(std::move(th));
   }
   return r;

@@ -33,6 +33,8 @@ struct ReportThread {
 
 struct Report {
   Summary summary;
+  bool process = false;               // a user-space process core
+  std::string program;
   std::vector<ReportThread> threads;  // panic task first, then active, then by pid
   std::vector<std::string> warnings;
 };
@@ -44,5 +46,14 @@ struct ReportOptions {
 };
 
 Result<Report> build_report(Session& s, const ReportOptions& o);
+
+// A user-space process core (ELF ET_CORE with NT_FILE/NT_AUXV notes) and
+// the program that crashed (empty: the path the core recorded).
+bool is_process_core(const std::string& path);
+Result<Report> build_process_report(const std::string& core, const std::string& program, const ReportOptions& o);
+
+// Unwinds one thread from frame0 and appends its described frames to th.
+void unwind_and_describe(Machine m, VirtualMemory& mem, const CodeMap& code, const Frame& frame0,
+                         const UnwindOptions& uo, ArgRecovery& args, ReportThread& th);
 
 }  // namespace vmc::cli

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <elfutils/libdw.h>
@@ -31,6 +32,9 @@ Result<std::unique_ptr<ElfImage>> ElfImage::open_impl(const std::string& path, c
   img->path_ = path;
   img->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (img->fd_ < 0) return make_error(Errc::kIo, "{}: cannot open: {}", path, strerror(errno));
+  struct stat st;
+  if (fstat(img->fd_, &st) == 0 && !S_ISREG(st.st_mode))
+    return make_error(Errc::kIo, "{}: not a regular file", path);
   // ELF_C_READ_MMAP maps the file read-only; the private variant is a
   // copy-on-write mapping used to apply relocations. Nothing is written back.
   img->elf_ = elf_begin(img->fd_, plan ? ELF_C_READ_MMAP_PRIVATE : ELF_C_READ_MMAP, nullptr);

@@ -19,6 +19,7 @@ namespace {
 
 constexpr uint32_t kNtAuxv = 6;
 constexpr uint32_t kNtFile = 0x46494c45;  // "FILE"
+constexpr uint32_t kNtSiginfo = 0x53494749;  // "SIGI": siginfo_t of the fatal signal
 constexpr uint32_t kNtGnuBuildId = 3;
 constexpr uint64_t kAtPhdr = 3;
 constexpr uint64_t kAtEntry = 9;
@@ -157,7 +158,17 @@ Result<std::unique_ptr<ProcessCore>> ProcessCore::open(const std::string& core, 
   unsigned ws = machine_info(pc->machine_).ptr_size;
   for (const Note& n : notes) {
     if (n.name != "CORE") continue;
-    if (n.type == kNtAuxv) {
+    if (n.type == kNtSiginfo && n.desc.size() >= 12) {
+      // siginfo_t: si_signo, si_errno, si_code (ints), then the union,
+      // pointer-aligned: si_addr first for the fault signals.
+      SigInfo si;
+      si.signo = int32_t(load_u32(n.desc.data(), pc->endian_));
+      si.code = int32_t(load_u32(n.desc.data() + 8, pc->endian_));
+      const uint64_t addr_off = ws == 8 ? 16 : 12;
+      const bool fault = si.signo == 4 || si.signo == 7 || si.signo == 8 || si.signo == 11;  // ILL BUS FPE SEGV
+      if (fault && n.desc.size() >= addr_off + ws) si.addr = load_uint(n.desc.data() + addr_off, ws, pc->endian_);
+      pc->siginfo_ = si;
+    } else if (n.type == kNtAuxv) {
       size_t cnt = n.desc.size() / (2 * ws);
       for (size_t i = 0; i < cnt && i < kMaxAuxv; ++i) {
         uint64_t t = load_uint(n.desc.data() + 2 * ws * i, ws, pc->endian_);
@@ -458,6 +469,12 @@ Status ProcessCore::read_virt(kvaddr_t va, std::span<uint8_t> buf) {
     done += n;
   }
   return {};
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> ProcessCore::segment_of(uint64_t va) const {
+  for (const Load& l : loads_)
+    if (va >= l.vaddr && va - l.vaddr < l.memsz) return std::make_pair(l.vaddr, l.vaddr + l.memsz);
+  return std::nullopt;
 }
 
 }  // namespace vmc

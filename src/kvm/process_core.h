@@ -94,6 +94,16 @@ class ProcessCore final : public VirtualMemory {
   // segment but not its contents, and no file can supply them), kTruncated /
   // kIo from the files. Messages name the address.
   Status read_virt(kvaddr_t va, std::span<uint8_t> buf) override;
+  // The core segment (PT_LOAD) containing va, as [start, end), e.g. a
+  // thread's stack.
+  std::optional<std::pair<uint64_t, uint64_t>> segment_of(uint64_t va) const;
+  // NT_SIGINFO of the core (the signal that killed the process): signo,
+  // code, and the fault address for SIGSEGV/SIGBUS/SIGILL/SIGFPE.
+  struct SigInfo {
+    int32_t signo = 0, code = 0;
+    std::optional<uint64_t> addr;
+  };
+  std::optional<SigInfo> siginfo() const { return siginfo_; }
   // Like read_virt, from the core's own bytes only (no file fallback).
   Status read_core_only(kvaddr_t va, std::span<uint8_t> buf);
 
@@ -126,6 +136,7 @@ class ProcessCore final : public VirtualMemory {
   std::unique_ptr<Vdso> vdso_;
   CodeImageList code_;
   std::vector<std::string> warnings_;
+  std::optional<SigInfo> siginfo_;
 };
 
 }  // namespace vmc

@@ -105,6 +105,16 @@ Result<ThreadStart> thread_start(Session& s, const TaskList& tl, const CpuRegsTa
   const RegisterInfo& ri = register_info(m);
   const unsigned ws = s.minfo().ptr_size;
   if (t.stack) st.stacks.push_back({t.stack, t.stack + tl.thread_size, "task"});
+  // TOP_OF_KERNEL_STACK_PADDING (arch/x86/include/asm/thread_info.h): i386
+  // 8 bytes, 16 with CONFIG_VM86; x86-64 0, 16 with FRED (6.9+).
+  if (t.stack && s.types()) {
+    if (auto pr = s.types()->struct_size("pt_regs")) {
+      uint64_t pad = 0;
+      if (s.machine() == Machine::kI386) pad = s.symbol_address("sys_vm86old") ? 16 : 8;
+      else if (s.symbol_address("fred_entrypoint_user")) pad = 16;
+      st.task_pt_regs = t.stack + tl.thread_size - pad - *pr;
+    }
+  }
   Frame& f = st.frame0;
   f.regs = RegisterSet(m);
 

@@ -32,6 +32,10 @@ CpuRegsTable load_cpu_regs(Session& s, const TaskList& tl);
 struct ThreadStart {
   Frame frame0;
   std::vector<StackRange> stacks;
+  // Where the task's user-mode pt_regs lies (top of its kernel stack minus
+  // the padding minus sizeof(struct pt_regs)), for unwinding system-call
+  // entries that do not encode a frame pointer.
+  std::optional<uint64_t> task_pt_regs;
   std::string source;  // how frame 0 was obtained
 };
 
