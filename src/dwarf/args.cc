@@ -221,15 +221,18 @@ struct ArgRecovery::Impl {
     return std::nullopt;
   }
 
-  // Why entry values into this function are not trusted, or "".
-  std::string entry_value_distrust(const CodeImage* img, const Frame& f, Dwarf_Die fn) {
+  // Why this function's machine-level signature may differ from its
+  // source declaration (pahole's rules), or "".
+  std::string signature_note(const CodeImage* img, const Frame& f, Dwarf_Die fn) {
     if (const Symbol* s = symbol_for(img, lookup_pc(f))) {
       std::string_view n = s->name;
       // .cold is the same function's out-of-line part (same entry, same
       // signature), so it does not count.
       for (const char* suf : {".isra", ".constprop", ".part"})
         if (n.find(suf) != std::string_view::npos)
-          return fmt::format("{} is a compiler-made clone ({}): its signature differs from the source", n, suf + 1);
+          return fmt::format("{} is a compiler-made clone ({}): its signature differs from the source; values below "
+                             "come from its own DWARF only",
+                             n, suf + 1);
     }
     Dwarf_Attribute a;
     Dwarf_Word cc;
@@ -254,8 +257,6 @@ struct ArgRecovery::Impl {
     const CodeImage* cimg = image_of(callee);
     auto fn = physical_function(callee);
     if (!fn) return make_error(Errc::kNotFound, "entry value: no DWARF function for #{}", idx);
-    if (std::string d = entry_value_distrust(cimg, callee, *fn); !d.empty())
-      return make_error(Errc::kNotFound, "entry value not trusted: {}", d);
     // The call instruction before the return address must be a direct call
     // to this very function (a tail call in between would make the
     // caller's call site describe another callee).
@@ -383,19 +384,10 @@ struct ArgRecovery::Impl {
   // at image address `dpc` in frame idx.
   Result<std::pair<std::vector<uint8_t>, std::string>> value_at(const std::vector<Frame>& frames, size_t idx,
                                                                  Dwarf_Attribute* a, Dwarf_Die function, uint64_t dpc,
-                                                                 uint64_t size, const std::string& distrust) {
+                                                                 uint64_t size) {
     auto loc = location_at(a, dpc);
     if (!loc) return std::move(loc).error();
     EvalEnv env = env_for(frames, idx, a, 0, function);
-    if (!distrust.empty()) {
-      std::string why = distrust;
-      env.entry_value = [why](Dwarf_Attribute*, LocInputs*) -> Result<uint64_t> {
-        return make_error(Errc::kNotFound, "entry value not trusted: {}", why);
-      };
-      env.parameter_ref = [why](Dwarf_Off, LocInputs*) -> Result<uint64_t> {
-        return make_error(Errc::kNotFound, "entry value not trusted: {}", why);
-      };
-    }
     LocInputs in;
     VMC_ASSIGN(auto pieces, eval_location(loc->first, loc->second, env, &in));
     std::vector<uint8_t> bytes;
@@ -450,7 +442,7 @@ struct ArgRecovery::Impl {
   }
 
   ArgValue recover(const std::vector<Frame>& frames, size_t idx, Dwarf_Die param, Dwarf_Die scope, Dwarf_Die function,
-                   uint64_t dwarf_pc, const std::string& distrust) {
+                   uint64_t dwarf_pc) {
     ArgValue v;
     v.name = die_name(param);
     if (v.name.empty()) v.name = "?";
@@ -484,7 +476,7 @@ struct ArgRecovery::Impl {
       v.known = true;
     } else {
       if (!dwarf_attr(&param, DW_AT_location, &a)) return unknown("optimized out (no location)");
-      auto r = value_at(frames, idx, &a, function, dwarf_pc, *size, distrust);
+      auto r = value_at(frames, idx, &a, function, dwarf_pc, *size);
       // A caller frame's state is the state at its call instruction (pc-1);
       // the location list entry starting at the return address describes
       // the same moment (no instruction of the caller has run since), and
@@ -492,7 +484,7 @@ struct ArgRecovery::Impl {
       // one it clobbers.
       const uint64_t ret = dwarf_pc + 1;
       if (!r && !frames[idx].pc_exact && dwarf_haspc(&scope, ret) == 1) {
-        if (auto r2 = value_at(frames, idx, &a, function, ret, *size, distrust)) {
+        if (auto r2 = value_at(frames, idx, &a, function, ret, *size)) {
           r2->second += " (location list at the return address)";
           r = std::move(r2);
         }
@@ -597,8 +589,11 @@ std::vector<FunctionFrame> ArgRecovery::describe(const std::vector<Frame>& frame
   }
   Dwarf_Die physical = scopes.back();
   std::vector<std::string> notes;
-  std::string distrust = I.entry_value_distrust(img, f, physical);
-  if (!distrust.empty()) notes.push_back(distrust);
+  // pahole's signature rules: a clone's parameters may not be the source's
+  // in the source's registers. Values here never rest on the calling
+  // convention (only on DWARF locations, call sites and verified calls), so
+  // this is a note for the reader, not a veto.
+  if (std::string d = I.signature_note(img, f, physical); !d.empty()) notes.push_back(d);
   auto line = idx->line_for(dpc);
   for (size_t i = 0; i < scopes.size(); ++i) {
     FunctionFrame ff;
@@ -638,7 +633,7 @@ std::vector<FunctionFrame> ArgRecovery::describe(const std::vector<Frame>& frame
         ff.args.push_back(std::move(v));
         continue;
       }
-      ff.args.push_back(I.recover(frames, index, pd, sc, physical, dpc, distrust));
+      ff.args.push_back(I.recover(frames, index, pd, sc, physical, dpc));
     }
     out.push_back(std::move(ff));
   }
