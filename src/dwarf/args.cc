@@ -34,7 +34,10 @@ Result<std::pair<const Dwarf_Op*, size_t>> location_at(Dwarf_Attribute* attr, ui
   Dwarf_Op* ops[4];
   size_t lens[4];
   int n = dwarf_getlocation_addr(attr, addr, ops, lens, 4);
-  if (n < 0) return make_error(Errc::kBadData, "unreadable location: {}", dwarf_errmsg(-1));
+  if (n < 0)
+    return make_error(Errc::kBadData, "its location list cannot be read here ({}; e.g. a DW_OP_GNU_uninit entry, "
+                      "which marks the value as not yet initialized)",
+                      dwarf_errmsg(-1));
   if (n == 0) return make_error(Errc::kNotFound, "not available at this pc (its location list has no entry here)");
   return std::make_pair(static_cast<const Dwarf_Op*>(ops[0]), lens[0]);
 }
@@ -300,6 +303,10 @@ struct ArgRecovery::Impl {
       else if (n == 2 && a >= DW_OP_breg0 && a <= DW_OP_breg31 && ops[0].number == 0 && ops[1].atom == DW_OP_deref) {
         want_reg = a - DW_OP_breg0;
         data_value = true;
+      } else if (a == DW_OP_regval_type || a == DW_OP_GNU_regval_type) {
+        return make_error(Errc::kUnsupported,
+                          "entry value of a typed register (DW_OP_regval_type), e.g. a 64-bit value in a 32-bit "
+                          "register pair: not evaluated");
       } else {
         return make_error(Errc::kUnsupported, "entry value of a complex expression (op {:#x}, {} ops)", a, n);
       }
