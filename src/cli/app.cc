@@ -39,6 +39,7 @@ void add_session_options(CLI::App* c, SessionOptions& o) {
 int run(int argc, char** argv) {
   CLI::App app{"vmcore-args: post-mortem kernel crash-dump analysis with provable argument values\n\n"
                "  vmcore-args VMCORE VMLINUX [OPTIONS]     the thread report (short for `vmcore-args report …`)\n"
+               "  vmcore-args CORE PROGRAM [OPTIONS]       the same for a user-space process core\n"
                "  vmcore-args SUBCOMMAND [OPTIONS] ARGS…   see the subcommands below; SUBCOMMAND --help for each",
                "vmcore-args"};
   app.set_version_flag("--version", VMC_VERSION);
@@ -48,8 +49,9 @@ int run(int argc, char** argv) {
   ReportArgs rep;
   CLI::App* c_rep = app.add_subcommand(
       "report", "Default command: panic summary, then every thread's stack with each frame's arguments");
-  c_rep->add_option("VMCORE", rep.vmcore, "Crash dump")->required();
-  c_rep->add_option("VMLINUX", rep.vmlinux, "Kernel image with debug info (the -dbg vmlinux)")->required();
+  c_rep->add_option("VMCORE", rep.vmcore, "Kernel crash dump, or a user-space process core")->required();
+  c_rep->add_option("VMLINUX", rep.vmlinux,
+                    "Kernel image with debug info (the -dbg vmlinux); for a process core, the program")->required();
   c_rep->add_flag("--json", rep.json, "Machine-readable output (schema vmcore-args/1)");
   c_rep->add_flag("-v,--verbose", rep.verbose, "One line per argument with its type and where the value came from");
   c_rep->add_option("--thread", rep.threads, "Only this thread: PID or task address (repeatable)");
