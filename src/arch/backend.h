@@ -20,6 +20,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,6 +84,14 @@ struct ArchBackend {
   // User virtual -> physical through another root (a process's page tables).
   Result<Run> (*uvatop)(const VtopState& s, PhysicalMemory& mem, PhysAddr root, uint64_t va);
 };
+
+// For backends' initvtop: tries each root in hints.roots with each mode in
+// `modes` (make builds the state), and accepts the first state whose
+// translation of hints.check holds, or the first one when there is no
+// check. The error names every root and mode tried.
+Result<std::unique_ptr<VtopState>> choose_vtop_state(
+    const VtopHints& h, PhysicalMemory& mem, const ArchBackend& backend, std::span<const int> modes,
+    const std::function<std::unique_ptr<VtopState>(PhysAddr root, int mode)>& make);
 
 // The table, in probe order.
 std::span<const ArchBackend* const> arch_backends();

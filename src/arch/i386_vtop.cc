@@ -6,6 +6,9 @@
 #include "arch/x86_paging.h"
 
 namespace vmc {
+
+extern const ArchBackend kI386Backend;
+
 namespace {
 
 using namespace x86;
@@ -81,29 +84,17 @@ Result<Run> walk(PhysicalMemory& mem, PhysAddr root, bool pae, uint64_t va) {
 bool probe(const VtopHints& h) { return h.machine == Machine::kI386 && h.kind == DumpKind::kFull; }
 
 Result<std::unique_ptr<VtopState>> initvtop(const VtopHints& h, PhysicalMemory& mem) {
-  if (h.roots.empty()) return make_error(Errc::kUnsupported, "i386: no page-table root (no symbol, no CR3)");
-  std::vector<bool> modes;
-  if (h.pae) modes = {*h.pae};
-  else modes = {true, false};
   if (!h.pae && !h.check)
     return make_error(Errc::kUnsupported, "i386: cannot tell PAE from non-PAE paging (no hint, no known mapping)");
-  std::string tried;
-  for (PhysAddr root : h.roots) {
-    for (bool pae : modes) {
-      auto st = std::make_unique<I386State>();
-      st->root_pa = mask_root(root.v, pae);
-      st->pae = pae;
-      if (!h.check) return std::unique_ptr<VtopState>(std::move(st));
-      Result<Run> r = walk(mem, st->root_pa, pae, h.check->first);
-      if (r.ok() && r->pa == h.check->second) return std::unique_ptr<VtopState>(std::move(st));
-      tried += fmt::format("; root {:#x} {}: {}", st->root_pa.v, pae ? "PAE" : "non-PAE",
-                           r.ok() ? fmt::format("{:#x} -> {:#x}, expected {:#x}", h.check->first, r->pa.v,
-                                                h.check->second.v)
-                                  : r.error().message());
-    }
-  }
-  return make_error(Errc::kBadData, "i386: no page-table root translates {:#x} to {:#x}{}", h.check->first,
-                    h.check->second.v, tried);
+  static constexpr int kBoth[] = {1, 0}, kPae[] = {1}, kNonPae[] = {0};
+  std::span<const int> modes = !h.pae ? std::span<const int>(kBoth) : *h.pae ? std::span<const int>(kPae)
+                                                                             : std::span<const int>(kNonPae);
+  return choose_vtop_state(h, mem, kI386Backend, modes, [](PhysAddr root, int pae) {
+    auto st = std::make_unique<I386State>();
+    st->root_pa = mask_root(root.v, pae != 0);
+    st->pae = pae != 0;
+    return std::unique_ptr<VtopState>(std::move(st));
+  });
 }
 
 void freevtop(std::unique_ptr<VtopState>) {}

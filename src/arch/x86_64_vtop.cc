@@ -5,6 +5,9 @@
 #include "arch/x86_paging.h"
 
 namespace vmc {
+
+extern const ArchBackend kX86_64Backend;
+
 namespace {
 
 using namespace x86;
@@ -59,27 +62,15 @@ Result<Run> walk(PhysicalMemory& mem, PhysAddr root, unsigned levels, uint64_t v
 bool probe(const VtopHints& h) { return h.machine == Machine::kX86_64 && h.kind == DumpKind::kFull; }
 
 Result<std::unique_ptr<VtopState>> initvtop(const VtopHints& h, PhysicalMemory& mem) {
-  if (h.roots.empty()) return make_error(Errc::kUnsupported, "x86-64: no page-table root (no symbol, no CR3)");
-  std::vector<unsigned> modes;
-  if (h.la57) modes = {*h.la57 ? 5u : 4u};
-  else modes = {4u, 5u};
-  std::string tried;
-  for (PhysAddr root : h.roots) {
-    for (unsigned levels : modes) {
-      auto st = std::make_unique<X86_64State>();
-      st->root_pa = PhysAddr(root.v & kEntryAddrMask);
-      st->levels = levels;
-      if (!h.check) return std::unique_ptr<VtopState>(std::move(st));
-      Result<Run> r = walk(mem, st->root_pa, levels, h.check->first);
-      if (r.ok() && r->pa == h.check->second) return std::unique_ptr<VtopState>(std::move(st));
-      tried += fmt::format("; root {:#x} {}-level: {}", st->root_pa.v, levels,
-                           r.ok() ? fmt::format("{:#x} -> {:#x}, expected {:#x}", h.check->first, r->pa.v,
-                                                h.check->second.v)
-                                  : r.error().message());
-    }
-  }
-  return make_error(Errc::kBadData, "x86-64: no page-table root translates {:#x} to {:#x}{}", h.check->first,
-                    h.check->second.v, tried);
+  static constexpr int kBoth[] = {4, 5}, kFour[] = {4}, kFive[] = {5};
+  std::span<const int> modes = !h.la57 ? std::span<const int>(kBoth) : *h.la57 ? std::span<const int>(kFive)
+                                                                               : std::span<const int>(kFour);
+  return choose_vtop_state(h, mem, kX86_64Backend, modes, [](PhysAddr root, int levels) {
+    auto st = std::make_unique<X86_64State>();
+    st->root_pa = PhysAddr(root.v & kEntryAddrMask);
+    st->levels = unsigned(levels);
+    return std::unique_ptr<VtopState>(std::move(st));
+  });
 }
 
 void freevtop(std::unique_ptr<VtopState>) {}

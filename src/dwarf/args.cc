@@ -205,14 +205,7 @@ struct ArgRecovery::Impl {
     if (!dwarf_attr_integrate(&function, DW_AT_frame_base, &a)) return std::nullopt;
     auto loc = location_at(&a, lookup_pc(frames[idx]) - uint64_t(image_of(frames[idx])->bias));
     if (!loc) return std::nullopt;
-    EvalEnv env;
-    env.machine = m;
-    env.endian = e;
-    env.addr_size = ws;
-    env.mem = &mem;
-    env.frame = &frames[idx];
-    env.frame_label = fmt::format("#{}", idx);
-    env.attr = &a;
+    EvalEnv env = env_for(frames, idx, &a, 0, std::nullopt);
     auto r = eval_location(loc->first, loc->second, env, nullptr);
     if (!r || r->size() != 1) return std::nullopt;
     const LocPiece& p = (*r)[0];
