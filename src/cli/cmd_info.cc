@@ -28,21 +28,21 @@ void print_text(const Summary& m, unsigned log_lines) {
              m.producer.empty() ? "" : fmt::format(" (written by {})", m.producer));
   fmt::print("arch:      {}, {} paging{}\n", m.arch, m.paging,
              m.root_source.empty() ? "" : fmt::format(" (page tables from {})", m.root_source));
-  fmt::print("kernel:    Linux {}\n", m.release.empty() ? "(release unknown)" : m.release);
-  if (!m.banner.empty()) fmt::print("banner:    {}\n", m.banner);
+  fmt::print("kernel:    Linux {}\n", m.release.empty() ? "(release unknown)" : printable(m.release));
+  if (!m.banner.empty()) fmt::print("banner:    {}\n", printable(m.banner));
   if (m.kaslr_offset) fmt::print("KASLR:     offset {:#x} ({})\n", *m.kaslr_offset, m.kaslr_source);
   else fmt::print("KASLR:     offset unknown{}\n", m.vmlinux.empty() ? " (give the vmlinux to determine it)" : "");
   fmt::print("CPUs:      {}\n", m.cpus);
   if (m.crash_time) fmt::print("crashed:   {} ({})\n", utc(*m.crash_time), m.crash_time_source);
   if (!m.vmlinux.empty()) fmt::print("vmlinux:   {}: {}\n", m.vmlinux, m.vmlinux_check);
   if (m.translation_error) fmt::print("WARNING:   no address translation: {}\n", *m.translation_error);
-  for (const auto& w : m.warnings) fmt::print("WARNING:   {}\n", w);
+  for (const auto& w : m.warnings) fmt::print("WARNING:   {}\n", printable(w));
   fmt::print("\n");
-  if (m.panic_message) fmt::print("{}     \"{}\"\n", m.reached_panic ? "PANIC:" : "OOPS: ", *m.panic_message);
+  if (m.panic_message) fmt::print("{}     \"{}\"\n", m.reached_panic ? "PANIC:" : "OOPS: ", printable(*m.panic_message));
   else fmt::print("PANIC:     (no panic or oops message in the log)\n");
-  if (m.oops && m.oops != m.panic_message) fmt::print("cause:     {}\n", *m.oops);
+  if (m.oops && m.oops != m.panic_message) fmt::print("cause:     {}\n", printable(*m.oops));
   if (m.panic_cpu) fmt::print("CPU:       {}\n", *m.panic_cpu);
-  if (m.pid) fmt::print("task:      pid {} ({}){}\n", *m.pid, m.comm.value_or("?"), m.task ? fmt::format(" at {:#x}", *m.task) : "");
+  if (m.pid) fmt::print("task:      pid {} ({}){}\n", *m.pid, printable(m.comm.value_or("?")), m.task ? fmt::format(" at {:#x}", *m.task) : "");
   if (m.fault_address) fmt::print("fault address: {:#x}\n", *m.fault_address);
   fmt::print("\n");
   if (m.log_error) {

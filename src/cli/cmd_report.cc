@@ -52,7 +52,7 @@ std::string stack_key(const ReportThread& t) {
 void print_thread(const ReportThread& t, bool verbose) {
   const Task& k = t.task;
   if (k.addr == 0) {  // a user-space thread of a process core
-    fmt::print("thread {} ({}){}", k.pid, k.comm, t.crashed ? " [received the fatal signal]" : "");
+    fmt::print("thread {} ({}){}", k.pid, printable(k.comm), t.crashed ? " [received the fatal signal]" : "");
     if (!t.frames.empty()) fmt::print(", sp {:#x}", t.frames[0].sp);
     fmt::print("\n");
   }
@@ -61,7 +61,7 @@ void print_thread(const ReportThread& t, bool verbose) {
   else if (k.active_cpu >= 0) tags += " [on CPU]";
   if (k.idle) tags += " [idle]";
   if (k.addr != 0) {
-    fmt::print("thread {:#x} pid {} ({}) CPU {}{} state {}", k.addr, k.pid, k.comm, k.active_cpu >= 0 ? k.active_cpu : k.cpu,
+    fmt::print("thread {:#x} pid {} ({}) CPU {}{} state {}", k.addr, k.pid, printable(k.comm), k.active_cpu >= 0 ? k.active_cpu : k.cpu,
                tags, k.state_char);
     if (!t.frames.empty()) fmt::print(", sp {:#x}", t.frames[0].sp);
     fmt::print("\n");
@@ -77,7 +77,7 @@ void print_thread(const ReportThread& t, bool verbose) {
       std::vector<std::string> as;
       for (const auto& a : f.fn.args) as.push_back(fmt::format("{}={}", a.name, short_value(a)));
       std::string args = f.fn.args_error ? "" : fmt::format("({})", fmt::join(as, ", "));
-      fmt::print(" #{:<2} {:016x} {}{}\n", f.index, f.sp, frame_label(f), args);
+      fmt::print(" #{:<2} {:016x} {}{}\n", f.index, f.sp, printable(frame_label(f)), printable(args));
       if (!loc.empty()) fmt::print("         {}{}\n", loc.rfind("in ", 0) == 0 || loc.find(" at ") != std::string::npos ? "" : "at ", loc);
       continue;
     }
@@ -92,13 +92,13 @@ void print_thread(const ReportThread& t, bool verbose) {
                         : a.display.empty() || a.display == rawhex ? rawhex
                                                                    : fmt::format("{} ({})", rawhex, a.display);
         if (a.fault_address) v += " <-- fault address";
-        fmt::print("        {} = {}\n            from {}\n", decl, v, a.source);
+        fmt::print("        {} = {}\n            from {}\n", printable(decl), printable(v), printable(a.source));
       } else {
-        fmt::print("        {} = <unknown: {}>\n", decl, a.reason);
+        fmt::print("        {} = <unknown: {}>\n", printable(decl), printable(a.reason));
       }
     }
   }
-  if (t.error) fmt::print("  (trace stopped: {})\n", *t.error);
+  if (t.error) fmt::print("  (trace stopped: {})\n", printable(*t.error));
 }
 
 J frame_json(const ReportFrame& f) {
@@ -200,17 +200,17 @@ int cmd_report(const ReportArgs& a) {
     } else {
     fmt::print("{} on CPU {}: \"{}\"\n", m.reached_panic ? "PANIC" : m.oops ? "OOPS" : "CRASH",
                m.panic_cpu ? fmt::format("{}", *m.panic_cpu) : "?",
-               m.panic_message.value_or("(no panic or oops message in the log)"));
-    if (m.oops && m.oops != m.panic_message) fmt::print("  {}\n", *m.oops);
+               printable(m.panic_message.value_or("(no panic or oops message in the log)")));
+    if (m.oops && m.oops != m.panic_message) fmt::print("  {}\n", printable(*m.oops));
     if (m.pid)
-      fmt::print("  task {} ({}){}{}\n", *m.pid, m.comm.value_or("?"), m.task ? fmt::format(" at {:#x}", *m.task) : "",
+      fmt::print("  task {} ({}){}{}\n", *m.pid, printable(m.comm.value_or("?")), m.task ? fmt::format(" at {:#x}", *m.task) : "",
                  m.fault_address ? fmt::format(", fault address {:#x}", *m.fault_address) : "");
     fmt::print("  Linux {} {}, {} paging, KASLR offset {}, {} CPUs; {} dump{}\n", m.release, m.arch, m.paging,
                m.kaslr_offset ? fmt::format("{:#x}", *m.kaslr_offset) : "unknown", m.cpus, m.format,
                m.producer.empty() ? "" : fmt::format(" written by {}", m.producer));
     }
-    for (const auto& w : m.warnings) fmt::print("  WARNING: {}\n", w);
-    for (const auto& w : r->warnings) fmt::print("  note: {}\n", w);
+    for (const auto& w : m.warnings) fmt::print("  WARNING: {}\n", printable(w));
+    for (const auto& w : r->warnings) fmt::print("  note: {}\n", printable(w));
     fmt::print("\n");
     // Fold identical stacks (never the crashed or an on-CPU thread).
     std::map<std::string, std::vector<const ReportThread*>> groups;
@@ -225,7 +225,8 @@ int cmd_report(const ReportArgs& a) {
       print_thread(*g[0], a.verbose);
       if (g.size() > 1) {
         std::vector<std::string> others;
-        for (size_t i = 1; i < g.size(); ++i) others.push_back(fmt::format("{} ({})", g[i]->task.pid, g[i]->task.comm));
+        for (size_t i = 1; i < g.size(); ++i)
+          others.push_back(fmt::format("{} ({})", g[i]->task.pid, printable(g[i]->task.comm)));
         fmt::print("  + {} more thread{} with this stack (arguments shown are pid {}'s; --expand shows each): {}\n",
                    g.size() - 1, g.size() > 2 ? "s" : "", g[0]->task.pid, fmt::join(others, ", "));
       }

@@ -4,10 +4,35 @@ namespace vmc::cli {
 
 std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
 
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += char(c);
+      ++i;
+      continue;
+    }
+    // A well-formed UTF-8 sequence of 2 to 4 bytes passes unchanged.
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    bool ok = n && i + n <= s.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    if (ok) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += c == '\t' ? std::string("\\t") : fmt::format("\\x{:02x}", c);
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string format_log_line(const LogRecord& r) {
   std::string t = r.text;
   while (!t.empty() && t.back() == '\n') t.pop_back();
-  return fmt::format("[{:5}.{:06}] {}", r.ts_nsec / 1000000000, (r.ts_nsec / 1000) % 1000000, t);
+  return fmt::format("[{:5}.{:06}] {}", r.ts_nsec / 1000000000, (r.ts_nsec / 1000) % 1000000, printable(t));
 }
 
 Summary summarize(Session& s) {

@@ -38,6 +38,10 @@ Summary summarize(Session& s);
 nlohmann::ordered_json dump_json(const Summary& s);
 nlohmann::ordered_json panic_json(const Summary& s);
 std::string hex(uint64_t v);
+// Text from the dump made safe for a terminal: control bytes and bytes that
+// are not valid UTF-8 become \xNN (a task name or a log line could carry
+// escape sequences).
+std::string printable(std::string_view s);
 std::string format_log_line(const LogRecord& r);
 
 }  // namespace vmc::cli
