@@ -135,6 +135,10 @@ def main():
             print("score_user.py: make-corpus.sh %s failed (exit %d)" % (a.corpus, rc), file=sys.stderr)
             return 1
     truths = sorted(glob.glob(os.path.join(a.corpus, "*", "*", "truth.json")))
+    listed = os.path.join(a.corpus, "settings.txt")
+    if os.path.exists(listed):  # the settings make-corpus.sh made last
+        known = {line.split()[0] for line in open(listed) if line.strip()}
+        truths = [t for t in truths if t.split(os.sep)[-3] in known]
     if a.settings:
         want = set(a.settings.split(","))
         truths = [t for t in truths if t.split(os.sep)[-3] in want]

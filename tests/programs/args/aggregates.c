@@ -173,7 +173,7 @@ long pass_2(unsigned long long key, long seedv, int *addr, enum mode mode, struc
   TL_ENTER(TL_INT(key, "unsigned long long"), TL_INT(seedv, "long"), TL_PTR(addr, "int *"),
            TL_INT(mode, "enum mode"), TL_AGG(t, "struct three"));
   struct chainp c = {seedv, addr, key, mode};
-  long r = lib_relay(&c, -(long)(seed & 0xffff) - 12345, 0xfffffff0u ^ (unsigned)(seed & 0xf), -1000 - (int)(seed & 7),
+  long r = lib_relay(&c, -(long)(seed & 0xf) - 5, 0xfffffff0u ^ (unsigned)(seed & 0xf), -1000 - (int)(seed & 7),
                      calc_caller);
   r += t.x * t.y - t.z;
   TL_LEAVE();

@@ -87,6 +87,12 @@ for s in "${settings[@]}"; do
   echo "${s%%:*} ${s#*:}" >>"$out/settings.txt.tmp"
 done
 mv "$out/settings.txt.tmp" "$out/settings.txt"
+# Settings an older version of this script made and this one does not.
+for d in "$out"/*/; do
+  d=${d%/}
+  [ -e "$d/.ok" ] || [ -e "$d/chains.build.log" ] || continue
+  grep -q "^${d##*/} " "$out/settings.txt" || rm -rf "$d"
+done
 
 # One setting: build both programs, then run every mode under gdb.
 make_setting() {
