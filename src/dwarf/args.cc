@@ -360,6 +360,7 @@ struct ArgRecovery::Impl {
         return make_error(Errc::kNotFound, "entry value: {}", pc.why.empty() ? "no value at the call" : pc.why);
       }
       if (in) {
+        in->width_sensitive = in->width_sensitive || sub_in.width_sensitive;
         std::string inner = describe_inputs(frames, idx + 1, sub_in);
         in->entry.push_back(fmt::format("the entry value passed by the call in #{} {} ({})", idx + 1,
                                         frame_name(caller), inner.empty() ? "a constant at the call site" : inner));
@@ -418,6 +419,14 @@ struct ArgRecovery::Impl {
           break;
         }
         case LocPiece::Kind::kValue: {
+          // See LocInputs::width_sensitive: on a 64-bit DWARF stack, GCC's
+          // expressions for 32-bit C arithmetic can compute another number.
+          if (in.width_sensitive && ws > 4)
+            return make_error(Errc::kNotFound,
+                              "its DWARF expression shifts, divides or compares register contents on the untyped "
+                              "{}-bit DWARF stack; compilers write such expressions for narrower C arithmetic, "
+                              "which evaluates differently there",
+                              ws * 8);
           store_uint(b.data(), unsigned(std::min<uint64_t>(psize, 8)), p.value, e);
           std::string inputs = describe_inputs(frames, idx, in);
           src.push_back(inputs.empty() ? "constant (DWARF expression)"

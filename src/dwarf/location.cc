@@ -39,18 +39,37 @@ Result<uint64_t> frame_register(const EvalEnv& env, unsigned regno, LocInputs* i
 Result<std::vector<LocPiece>> eval_location(const Dwarf_Op* ops, size_t n, const EvalEnv& env, LocInputs* in) {
   const uint64_t mask = env.addr_size == 4 ? 0xffffffffULL : ~0ULL;
   std::vector<uint64_t> st;
+  std::vector<bool> tainted;  // parallel to st: derived from registers, memory or entry values
+  bool taint_next = false;    // the next push carries taint
   std::vector<LocPiece> pieces;
   std::optional<LocPiece> pending;  // location named by the last op before a piece
   auto push = [&](uint64_t v) -> Status {
     if (st.size() >= kMaxStack) return make_error(Errc::kLimit, "DWARF expression stack overflow");
     st.push_back(v & mask);
+    tainted.push_back(taint_next);
+    taint_next = false;
     return {};
   };
+  bool popped_taint = false;  // taint of the operands popped since the last push
   auto pop = [&](uint64_t* v) -> Status {
     if (st.empty()) return make_error(Errc::kBadData, "DWARF expression pops an empty stack");
     *v = st.back();
+    popped_taint = popped_taint || tainted.back();
     st.pop_back();
+    tainted.pop_back();
     return {};
+  };
+  // Sign extension `const K; shl; const K; shra` ending at ops[i-1] (the shra).
+  auto sign_extension_idiom = [&](size_t i) {
+    if (i < 4) return false;
+    const Dwarf_Op& k2 = ops[i - 2];
+    const Dwarf_Op& sh = ops[i - 3];
+    const Dwarf_Op& k1 = ops[i - 4];
+    auto is_const = [](const Dwarf_Op& o) {
+      return (o.atom >= DW_OP_lit0 && o.atom <= DW_OP_lit31) || o.atom == DW_OP_const1u || o.atom == DW_OP_constu;
+    };
+    auto val = [](const Dwarf_Op& o) { return o.atom >= DW_OP_lit0 && o.atom <= DW_OP_lit31 ? uint64_t(o.atom - DW_OP_lit0) : o.number; };
+    return is_const(k1) && is_const(k2) && sh.atom == DW_OP_shl && val(k1) == val(k2);
   };
   auto read_mem = [&](uint64_t addr, unsigned size, uint64_t* out) -> Status {
     if (!env.mem) return make_error(Errc::kNotFound, "no memory to dereference {:#x}", addr);
@@ -97,6 +116,7 @@ Result<std::vector<LocPiece>> eval_location(const Dwarf_Op* ops, size_t n, const
       unsigned r = unsigned(is_breg_op(a) ? a - DW_OP_breg0 : op.number);
       int64_t off = int64_t(is_breg_op(a) ? op.number : op.number2);
       VMC_ASSIGN(uint64_t v, frame_register(env, r, in));
+      taint_next = true;
       VMC_TRY(push(v + uint64_t(off)));
       continue;
     }
@@ -130,29 +150,42 @@ Result<std::vector<LocPiece>> eval_location(const Dwarf_Op* ops, size_t n, const
         break;
       case DW_OP_dup:
         if (st.empty()) return make_error(Errc::kBadData, "DW_OP_dup on an empty stack");
+        taint_next = tainted.back();
         VMC_TRY(push(st.back()));
         break;
       case DW_OP_drop: { uint64_t x; VMC_TRY(pop(&x)); break; }
       case DW_OP_over:
         if (st.size() < 2) return make_error(Errc::kBadData, "DW_OP_over needs two entries");
+        taint_next = tainted[st.size() - 2];
         VMC_TRY(push(st[st.size() - 2]));
         break;
       case DW_OP_pick:
         if (op.number >= st.size()) return make_error(Errc::kBadData, "DW_OP_pick {} beyond the stack", op.number);
+        taint_next = tainted[st.size() - 1 - op.number];
         VMC_TRY(push(st[st.size() - 1 - op.number]));
         break;
-      case DW_OP_swap:
+      case DW_OP_swap: {
         if (st.size() < 2) return make_error(Errc::kBadData, "DW_OP_swap needs two entries");
         std::swap(st[st.size() - 1], st[st.size() - 2]);
+        bool t = tainted[st.size() - 1];
+        tainted[st.size() - 1] = tainted[st.size() - 2];
+        tainted[st.size() - 2] = t;
         break;
-      case DW_OP_rot:
+      }
+      case DW_OP_rot: {
         if (st.size() < 3) return make_error(Errc::kBadData, "DW_OP_rot needs three entries");
         std::rotate(st.end() - 3, st.end() - 1, st.end());
+        std::vector<bool> t3 = {tainted[st.size() - 3], tainted[st.size() - 2], tainted[st.size() - 1]};
+        tainted[st.size() - 3] = t3[2];
+        tainted[st.size() - 2] = t3[0];
+        tainted[st.size() - 1] = t3[1];
         break;
+      }
       case DW_OP_deref: {
         uint64_t ad, v;
         VMC_TRY(pop(&ad));
         VMC_TRY(read_mem(ad, env.addr_size, &v));
+        taint_next = true;
         VMC_TRY(push(v));
         break;
       }
@@ -160,19 +193,26 @@ Result<std::vector<LocPiece>> eval_location(const Dwarf_Op* ops, size_t n, const
         uint64_t ad, v;
         VMC_TRY(pop(&ad));
         VMC_TRY(read_mem(ad, unsigned(op.number), &v));
+        taint_next = true;
         VMC_TRY(push(v));
         break;
       }
-      case DW_OP_abs: { uint64_t x; VMC_TRY(pop(&x)); int64_t s = sign_extend(x, env.addr_size * 8); VMC_TRY(push(uint64_t(s < 0 ? -s : s))); break; }
-      case DW_OP_neg: { uint64_t x; VMC_TRY(pop(&x)); VMC_TRY(push(uint64_t(-int64_t(x)))); break; }
-      case DW_OP_not: { uint64_t x; VMC_TRY(pop(&x)); VMC_TRY(push(~x)); break; }
-      case DW_OP_plus_uconst: { uint64_t x; VMC_TRY(pop(&x)); VMC_TRY(push(x + op.number)); break; }
+      case DW_OP_abs: { popped_taint = false; uint64_t x; VMC_TRY(pop(&x)); taint_next = popped_taint; int64_t s = sign_extend(x, env.addr_size * 8); VMC_TRY(push(uint64_t(s < 0 ? -s : s))); break; }
+      case DW_OP_neg: { popped_taint = false; uint64_t x; VMC_TRY(pop(&x)); taint_next = popped_taint; VMC_TRY(push(uint64_t(-int64_t(x)))); break; }
+      case DW_OP_not: { popped_taint = false; uint64_t x; VMC_TRY(pop(&x)); taint_next = popped_taint; VMC_TRY(push(~x)); break; }
+      case DW_OP_plus_uconst: { popped_taint = false; uint64_t x; VMC_TRY(pop(&x)); taint_next = popped_taint; VMC_TRY(push(x + op.number)); break; }
       case DW_OP_and: case DW_OP_or: case DW_OP_xor: case DW_OP_plus: case DW_OP_minus: case DW_OP_mul:
       case DW_OP_div: case DW_OP_mod: case DW_OP_shl: case DW_OP_shr: case DW_OP_shra:
       case DW_OP_eq: case DW_OP_ne: case DW_OP_lt: case DW_OP_gt: case DW_OP_le: case DW_OP_ge: {
         uint64_t b, x;
+        popped_taint = false;
         VMC_TRY(pop(&b));
         VMC_TRY(pop(&x));
+        const bool operands_tainted = popped_taint;
+        if (operands_tainted && in && a != DW_OP_and && a != DW_OP_or && a != DW_OP_xor && a != DW_OP_plus &&
+            a != DW_OP_minus && a != DW_OP_mul && a != DW_OP_shl && !(a == DW_OP_shra && sign_extension_idiom(i)))
+          in->width_sensitive = true;
+        taint_next = operands_tainted;
         const unsigned bits = env.addr_size * 8;
         int64_t sx = sign_extend(x, bits), sb = sign_extend(b, bits);
         uint64_t r = 0;
@@ -255,12 +295,14 @@ Result<std::vector<LocPiece>> eval_location(const Dwarf_Op* ops, size_t n, const
         if (!env.attr || dwarf_getlocation_attr(env.attr, &op, &sub) != 0)
           return make_error(Errc::kBadData, "DW_OP_entry_value without its sub-expression");
         VMC_ASSIGN(uint64_t v, env.entry_value(&sub, in));
+        taint_next = true;
         VMC_TRY(push(v));
         break;
       }
       case DW_OP_GNU_parameter_ref: {
         if (!env.parameter_ref) return make_error(Errc::kNotFound, "DW_OP_GNU_parameter_ref cannot be resolved here");
         VMC_ASSIGN(uint64_t v, env.parameter_ref(Dwarf_Off(op.number), in));
+        taint_next = true;
         VMC_TRY(push(v));
         break;
       }

@@ -24,6 +24,14 @@ struct LocInputs {
   std::vector<uint64_t> memory;    // addresses dereferenced
   std::vector<std::string> entry;  // provenance of entry values used
   bool cfa = false;                // the frame's CFA was used (fbreg / call_frame_cfa)
+  // A right shift, division, modulo or comparison was applied to a value
+  // read from a register, memory or an entry value. The DWARF stack is
+  // untyped and address-sized: GCC writes such expressions for 32-bit C
+  // arithmetic (an int's magic-number division, a shifted _Bool) that give
+  // a different number when evaluated in 64 bits, so a value narrower than
+  // the stack computed this way is not trusted. The sign-extension idiom
+  // `const K; shl; const K; shra` is exact and does not count.
+  bool width_sensitive = false;
 };
 
 struct LocPiece {
