@@ -70,6 +70,7 @@ Result<Report> build_process_report(const std::string& core_path, const std::str
 
   ArgOptions ao;
   ao.initial_regs = "the thread's registers in the core";
+  if (core->machine() == Machine::kX86_64) ao.red_zone = 128;  // SysV psABI §3.2.2
   ArgRecovery args(core->machine(), core->endian(), *core, core->code(), ao);
   std::string comm = std::filesystem::path(prog).filename().string();
   for (const ProcessThread& pt : core->threads()) {
@@ -77,8 +78,9 @@ Result<Report> build_process_report(const std::string& core_path, const std::str
     th.task.pid = pt.tid;
     th.task.tgid = core->threads().front().tid;
     th.task.comm = comm;
-    th.task.state_char = pt.cursig ? 'K' : 'S';
-    th.crashed = pt.cursig != 0 && (!core->siginfo() || core->siginfo()->signo == pt.cursig);
+    th.task.state_char = '-';
+    // The first NT_PRSTATUS is the thread the signal was delivered to.
+    th.crashed = core->siginfo().has_value() && pt.index == 0;
     if (!o.threads.empty()) {
       bool want = false;
       for (const auto& t : o.threads) want |= t == std::to_string(pt.tid);

@@ -83,12 +83,15 @@ struct ArgRecovery::Impl {
   // frame's stack pointer. "" when it is, else why not.
   std::string storage_check(const Frame& f, uint64_t addr, uint64_t len) const {
     if (stacks.empty()) return "";
+    // A frame stopped mid-function (not at a call) may also use the red
+    // zone below its sp.
+    const uint64_t low = f.pc_exact && o.red_zone ? f.sp - o.red_zone : f.sp;
     for (const StackRange& r : stacks) {
       if (f.sp < r.lo || f.sp >= r.hi) continue;
-      if (addr >= f.sp && addr < r.hi && len <= r.hi - addr) return "";
-      return fmt::format("the DWARF places it at {:#x}, outside this frame's part of the {} stack "
+      if (addr >= low && addr >= r.lo && addr < r.hi && len <= r.hi - addr) return "";
+      return fmt::format("the DWARF places it at {:#x}, outside this frame's part of the {}stack "
                          "[{:#x}, {:#x}): that location is not valid at this pc",
-                         addr, r.name, f.sp, r.hi);
+                         addr, r.name == "stack" ? "" : r.name + " ", low, r.hi);
     }
     for (const StackRange& r : stacks)
       if (addr >= r.lo && addr < r.hi && len <= r.hi - addr) return "";

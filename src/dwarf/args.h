@@ -60,6 +60,9 @@ struct ArgOptions {
   // How to call the initial registers in provenance ("the CPU's registers
   // at the crash", "the vCPU's registers at dump time").
   std::string initial_regs = "the thread's initial registers";
+  // Bytes below sp a frame that was stopped (not calling) may use: the
+  // x86-64 user-space red zone (128); 0 for kernels (-mno-red-zone).
+  uint64_t red_zone = 0;
   // Symbolizes data/text addresses for pointer display ("" when unknown).
   std::function<std::string(uint64_t)> symbolize;
 };

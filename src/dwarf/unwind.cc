@@ -139,10 +139,20 @@ class Walker {
   Result<uint64_t> orc_cfa(const Frame& cur, const OrcEntry& e);
   Step try_orc(const Frame& cur, const OrcEntry& e);
   Step try_fp(const Frame& cur, const CodeImage& img);
-  // A frame stopped exactly at address 0: a call through a NULL function
-  // pointer that faulted before executing anything.
-  static bool null_call(const Frame& f) { return f.pc == 0 && f.pc_exact && !f.user_mode; }
+  // A frame stopped at the first instruction of a call through a bad
+  // function pointer (NULL, or any address with no code: the instruction
+  // fetch faulted), before executing anything.
+  bool null_call(const Frame& f) {
+    if (!f.pc_exact || f.user_mode) return false;
+    if (f.pc == 0) return true;
+    if (code_.find(f.pc)) return false;
+    uint8_t b;
+    return !mem_.read_virt(f.pc, std::span(&b, 1)).ok();
+  }
   Step null_call_step(const Frame& cur);
+  // True if the bytes just before `ret` are a call instruction (E8 rel32,
+  // or FF /2 in its register and memory forms, with an optional REX).
+  bool follows_call(uint64_t ret);
   Step from_pt_regs(const Frame& cur, uint64_t addr, UnwoundBy how);
   // Checks and appends `n`; false when the walk must stop (reason set).
   bool accept(Frame n, bool switches_stack);
@@ -638,22 +648,55 @@ Step Walker::null_call_step(const Frame& cur) {
   // function's first instruction, which is also what the kernel assumes
   // for ip 0 (unwind_orc.c, null_orc_entry). Caller-saved registers are
   // treated as after any call (unknown), like CFI-unwound frames.
-  if (!cur.regs.has(ri_.sp)) return stop("pc 0 and sp unknown");
+  if (!cur.regs.has(ri_.sp)) return stop(fmt::format("pc {:#x} has no code and sp is unknown", cur.pc));
   uint64_t sp = mask(*cur.regs.get(ri_.sp)), cfa = mask(sp + ws_);
-  auto ra = x86::read_word(m_, mem_, sp, "return address of a call to address 0");
+  const std::string what = fmt::format("return address of a call to {:#x}", cur.pc);
+  auto ra = x86::read_word(m_, mem_, sp, what.c_str());
   if (!ra) return stop(ra.error().message(), cfa);
+  // For a pc other than 0, the word at sp must really be a return address:
+  // in known code, right after a call instruction.
+  if (cur.pc != 0 && (!code_.find(*ra) || !follows_call(*ra)))
+    return stop(fmt::format("pc {:#x} is in no known code (and {:#x} at sp is not a return address after a call)",
+                            cur.pc, *ra));
   Frame n = new_caller(cur, UnwoundBy::kCfi);
   for (uint8_t r : ri_.callee_saved) inherit(n, cur, r);
   set(n, ri_.pc, *ra, saved(cur, sp, cfa));
   set(n, ri_.sp, cfa, computed(cur));
   finish_pc_sp(n, *ra, cfa);
-  n.notes.push_back(fmt::format(
-      "frame #{} is at address 0 (a call through a NULL pointer): return address at its sp {:#x}", cur.index, sp));
+  n.notes.push_back(fmt::format("frame #{} is at {:#x}, where there is no code (a call through a {} pointer): "
+                                "return address at its sp {:#x}",
+                                cur.index, cur.pc, cur.pc == 0 ? "NULL" : "bad", sp));
   Step s;
   s.kind = Step::Kind::kNext;
   s.cfa = cfa;
   s.next = std::move(n);
   return s;
+}
+
+bool Walker::follows_call(uint64_t ret) {
+  uint8_t b[8];
+  if (ret < 8 || !mem_.read_virt(ret - 8, std::span(b, 8)).ok()) return false;
+  if (b[3] == 0xe8) return true;  // call rel32: 5 bytes
+  // call r/m: [REX] FF modrm(reg=2) [SIB] [disp8|disp32]
+  for (unsigned len = 2; len <= 8; ++len) {
+    const uint8_t* p = b + 8 - len;
+    unsigned i = 0;
+    if (m_ == Machine::kX86_64 && (p[0] & 0xf0) == 0x40) ++i;
+    if (i + 2 > len || p[i] != 0xff) continue;
+    uint8_t modrm = p[i + 1];
+    if (((modrm >> 3) & 7) != 2) continue;
+    unsigned mod = modrm >> 6, rm = modrm & 7, n = i + 2;
+    if (mod != 3 && rm == 4) {
+      if (n >= len) continue;
+      uint8_t sib = p[n++];
+      if (mod == 0 && (sib & 7) == 5) n += 4;
+    }
+    if (mod == 0 && rm == 5) n += 4;
+    else if (mod == 1) n += 1;
+    else if (mod == 2) n += 4;
+    if (n == len) return true;
+  }
+  return false;
 }
 
 // ---- Frame pointers -------------------------------------------------------

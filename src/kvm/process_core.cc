@@ -158,7 +158,9 @@ Result<std::unique_ptr<ProcessCore>> ProcessCore::open(const std::string& core, 
   unsigned ws = machine_info(pc->machine_).ptr_size;
   for (const Note& n : notes) {
     if (n.name != "CORE") continue;
-    if (n.type == kNtSiginfo && n.desc.size() >= 12) {
+    // The kernel writes one NT_SIGINFO (the dumping thread's); gcore one per
+    // thread, the current thread first: the first one is the fatal signal.
+    if (n.type == kNtSiginfo && n.desc.size() >= 12 && !pc->siginfo_) {
       // siginfo_t: si_signo, si_errno, si_code (ints), then the union,
       // pointer-aligned: si_addr first for the fault signals.
       SigInfo si;

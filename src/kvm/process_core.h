@@ -97,8 +97,9 @@ class ProcessCore final : public VirtualMemory {
   // The core segment (PT_LOAD) containing va, as [start, end), e.g. a
   // thread's stack.
   std::optional<std::pair<uint64_t, uint64_t>> segment_of(uint64_t va) const;
-  // NT_SIGINFO of the core (the signal that killed the process): signo,
-  // code, and the fault address for SIGSEGV/SIGBUS/SIGILL/SIGFPE.
+  // The core's first NT_SIGINFO (the signal being handled by the first
+  // thread, which the kernel and gcore both write first): signo, code, and
+  // the fault address for SIGSEGV/SIGBUS/SIGILL/SIGFPE.
   struct SigInfo {
     int32_t signo = 0, code = 0;
     std::optional<uint64_t> addr;
