@@ -58,6 +58,9 @@ int run(int argc, char** argv) {
   c_rep->add_flag("--active", rep.active_only, "Only tasks running on a CPU at the time of the dump");
   c_rep->add_flag("--expand", rep.expand, "Show every thread even when several have identical stacks");
   c_rep->add_option("--max-frames", rep.max_frames, "Frames per thread at most (default 128)");
+  c_rep->add_flag("--heuristics", rep.heuristics,
+                  "Also show unproven values guessed from the caller's code (a mov from a callee-saved register just "
+                  "before the call), each marked HEURISTIC; off by default");
   add_session_options(c_rep, rep.session);
 
   InfoArgs info;

@@ -27,6 +27,7 @@ std::string frame_label(const ReportFrame& f) {
 std::string short_value(const ArgValue& a) {
   if (!a.known) return "?";
   std::string d = a.display.empty() ? fmt::format("{:#x}", a.raw) : a.display;
+  if (a.heuristic) d = "~" + d + " (heuristic)";
   if (a.fault_address) d += " <-- fault address";
   return d;
 }
@@ -92,6 +93,7 @@ void print_thread(const ReportThread& t, bool verbose) {
                         : a.display.empty() || a.display == rawhex ? rawhex
                                                                    : fmt::format("{} ({})", rawhex, a.display);
         if (a.fault_address) v += " <-- fault address";
+        if (a.heuristic) v = "~" + v + "   [HEURISTIC]";
         fmt::print("        {} = {}\n            from {}\n", printable(decl), printable(v), printable(a.source));
       } else {
         fmt::print("        {} = <unknown: {}>\n", printable(decl), printable(a.reason));
@@ -147,6 +149,7 @@ int cmd_report(const ReportArgs& a) {
   ReportOptions o;
   o.threads = a.threads;
   o.active_only = a.active_only;
+  o.heuristics = a.heuristics;
   o.max_frames = a.max_frames;
   // A user-space process core: the second argument is the program.
   std::unique_ptr<Session> session;

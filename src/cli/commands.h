@@ -26,7 +26,7 @@ int cmd_read(const ReadArgs& a);
 
 struct ReportArgs {
   std::string vmcore, vmlinux;
-  bool json = false, verbose = false, active_only = false, expand = false;
+  bool json = false, verbose = false, active_only = false, expand = false, heuristics = false;
   std::vector<std::string> threads;  // --thread PID|ADDR (repeatable)
   unsigned max_frames = 128;
   SessionOptions session;

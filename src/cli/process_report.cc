@@ -71,6 +71,7 @@ Result<Report> build_process_report(const std::string& core_path, const std::str
   ArgOptions ao;
   ao.initial_regs = "the thread's registers in the core";
   if (core->machine() == Machine::kX86_64) ao.red_zone = 128;  // SysV psABI §3.2.2
+  ao.heuristics = o.heuristics;
   ArgRecovery args(core->machine(), core->endian(), *core, core->code(), ao);
   std::string comm = std::filesystem::path(prog).filename().string();
   for (const ProcessThread& pt : core->threads()) {

@@ -113,6 +113,7 @@ Result<Report> build_report(Session& s, const ReportOptions& o) {
   ao.initial_regs = s.dump().producer() == "qemu" ? "the vCPU's registers at dump time"
                                                   : "the CPU's registers saved at the crash";
   ao.symbolize = [&s, &code](uint64_t a) { return symbolize(s, *code, a); };
+  ao.heuristics = o.heuristics;
   ArgRecovery args(s.machine(), s.dump().endian(), *s.kmem(), *code, ao);
 
   std::vector<const Task*> order;

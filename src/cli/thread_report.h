@@ -42,6 +42,7 @@ struct Report {
 struct ReportOptions {
   std::vector<std::string> threads;  // PID or task address filters
   bool active_only = false;
+  bool heuristics = false;
   unsigned max_frames = 128;
 };
 

@@ -20,6 +20,7 @@ constexpr int kAtGnuCallSiteValue = 0x2111;
 constexpr int kAtGnuCallSiteDataValue = 0x2112;
 constexpr int kAtGnuTailCall = 0x2115;
 constexpr int kAtGnuAllTailCallSites = 0x2116;
+constexpr int kAtGnuAllCallSites = 0x2117;
 
 std::string signed_off(int64_t v) { return v < 0 ? fmt::format("-{:#x}", -v) : fmt::format("+{:#x}", v); }
 
@@ -242,136 +243,261 @@ struct ArgRecovery::Impl {
     return {};
   }
 
+  // What an entry value asks for: a register's value at the callee's entry
+  // (DW_OP_entry_value(DW_OP_regN)), the memory it pointed to
+  // (DW_OP_entry_value(DW_OP_bregN 0; DW_OP_deref): DW_AT_call_data_value),
+  // or a formal parameter's value (DW_OP_GNU_parameter_ref), as a global
+  // DIE offset.
+  struct EntryQuery {
+    std::optional<unsigned> reg;
+    bool data_value = false;
+    std::optional<Dwarf_Off> param;
+  };
+
+  Result<EntryQuery> parse_query(Dwarf_Attribute* sub, std::optional<Dwarf_Off> param_ref, Dwarf_Die callee) {
+    EntryQuery q;
+    if (param_ref) {
+      // DW_OP_GNU_parameter_ref's operand is relative to the callee's CU.
+      Dwarf_Die cu;
+      if (!dwarf_diecu(&callee, &cu, nullptr, nullptr))
+        return make_error(Errc::kBadData, "entry value: the callee's CU is unknown");
+      q.param = dwarf_dieoffset(&cu) - dwarf_cuoffset(&cu) + *param_ref;
+      return q;
+    }
+    Dwarf_Op* ops;
+    size_t n;
+    if (!sub || dwarf_getlocation(sub, &ops, &n) != 0 || n == 0)
+      return make_error(Errc::kBadData, "entry value: unreadable sub-expression");
+    uint8_t a = ops[0].atom;
+    if (n == 1 && a >= DW_OP_reg0 && a <= DW_OP_reg31) q.reg = a - DW_OP_reg0;
+    else if (n == 1 && a == DW_OP_regx) q.reg = unsigned(ops[0].number);
+    else if (n == 2 && a >= DW_OP_breg0 && a <= DW_OP_breg31 && ops[0].number == 0 && ops[1].atom == DW_OP_deref) {
+      q.reg = a - DW_OP_breg0;
+      q.data_value = true;
+    } else if (a == DW_OP_regval_type || a == DW_OP_GNU_regval_type) {
+      return make_error(Errc::kUnsupported,
+                        "entry value of a typed register (DW_OP_regval_type), e.g. a 64-bit value in a 32-bit "
+                        "register pair: not evaluated");
+    } else {
+      return make_error(Errc::kUnsupported, "entry value of a complex expression (op {:#x}, {} ops)", a, n);
+    }
+    return q;
+  }
+
+  // The DW_TAG_call_site_parameter of `cs` that answers q.
+  std::optional<Dwarf_Die> call_site_parameter(Dwarf_Die cs, const EntryQuery& q) {
+    Dwarf_Die p;
+    if (dwarf_child(&cs, &p) != 0) return std::nullopt;
+    do {
+      int tag = dwarf_tag(&p);
+      if (tag != DW_TAG_call_site_parameter && tag != DW_TAG_GNU_call_site_parameter) continue;
+      Dwarf_Attribute la;
+      if (q.reg && dwarf_attr(&p, DW_AT_location, &la)) {
+        Dwarf_Op* ops;
+        size_t n;
+        if (dwarf_getlocation(&la, &ops, &n) == 0 && n == 1) {
+          uint8_t a = ops[0].atom;
+          if ((a == DW_OP_regx && ops[0].number == *q.reg) || (a >= DW_OP_reg0 && a <= DW_OP_reg31 && unsigned(a - DW_OP_reg0) == *q.reg))
+            return p;
+        }
+      } else if (q.param) {
+        Dwarf_Attribute ra;
+        Dwarf_Die target;
+        if ((dwarf_attr(&p, DW_AT_call_parameter, &ra) || dwarf_attr(&p, DW_AT_abstract_origin, &ra)) &&
+            dwarf_formref_die(&ra, &target) && dwarf_dieoffset(&target) == *q.param)
+          return p;
+      }
+    } while (dwarf_siblingof(&p, &p) == 0);
+    return std::nullopt;
+  }
+
+  // Whether the call site `cs` (in image `img`) calls function `fn` (a
+  // subprogram DIE of the same image): by DIE identity, or, for a
+  // declaration in the caller's CU, by a name only one function has.
+  bool calls_function(const CodeImage* img, Dwarf_Die cs, Dwarf_Die fn) {
+    Dwarf_Attribute a;
+    Dwarf_Die target;
+    if (!(dwarf_attr(&cs, DW_AT_call_origin, &a) || dwarf_attr(&cs, DW_AT_abstract_origin, &a)) ||
+        !dwarf_formref_die(&a, &target))
+      return false;
+    Dwarf_Die t = die_origin(target), f = die_origin(fn);
+    if (dwarf_dieoffset(&t) == dwarf_dieoffset(&f)) return true;
+    if (!dwarf_hasattr(&t, DW_AT_declaration)) return false;
+    std::string name = die_name(f);
+    if (name.empty() || die_name(t) != name || !img || !img->elf) return false;
+    std::optional<uint64_t> addr;
+    for (const Symbol* sy : img->elf->find_symbols(name)) {
+      if (!sy->is_function()) continue;
+      if (addr && *addr != sy->addr) return false;  // several functions of that name
+      addr = sy->addr;
+    }
+    return addr.has_value();
+  }
+
+  // Evaluates a call-site parameter's DW_AT_call_value (or _data_value) in
+  // `env`, appending its provenance, prefixed by `via`, to `in`.
+  Result<uint64_t> call_value(Dwarf_Die p, const EntryQuery& q, EvalEnv env, const std::vector<Frame>& frames,
+                              size_t caller_idx, const std::string& via, LocInputs* in) {
+    Dwarf_Attribute va;
+    int at = q.data_value ? DW_AT_call_data_value : DW_AT_call_value;
+    int gnu = q.data_value ? kAtGnuCallSiteDataValue : kAtGnuCallSiteValue;
+    if (!dwarf_attr(&p, at, &va) && !dwarf_attr(&p, gnu, &va))
+      return make_error(Errc::kNotFound, "entry value: {} does not record that parameter's value", via);
+    Dwarf_Op* ops;
+    size_t n;
+    if (dwarf_getlocation(&va, &ops, &n) != 0)
+      return make_error(Errc::kBadData, "entry value: unreadable DW_AT_call_value");
+    env.attr = &va;
+    LocInputs sub_in;
+    auto r = eval_location(ops, n, env, &sub_in);
+    if (!r) return std::move(r).error().context(fmt::format("entry value via {}", via));
+    if (r->size() != 1) return make_error(Errc::kUnsupported, "entry value: a multi-piece call value");
+    const LocPiece& pc = (*r)[0];
+    uint64_t v;
+    if (pc.kind == LocPiece::Kind::kMemory) v = pc.addr;  // the expression's result is the value
+    else if (pc.kind == LocPiece::Kind::kValue) v = pc.value;
+    else if (pc.kind == LocPiece::Kind::kRegister) {
+      VMC_ASSIGN(v, frame_register(env, pc.regno, &sub_in));
+    } else {
+      return make_error(Errc::kNotFound, "entry value: {}", pc.why.empty() ? "no value at the call" : pc.why);
+    }
+    if (in) {
+      in->width_sensitive = in->width_sensitive || sub_in.width_sensitive;
+      std::string inner = describe_inputs(frames, caller_idx, sub_in);
+      in->entry.push_back(fmt::format("the entry value passed by {} ({})", via,
+                                      inner.empty() ? "a constant at the call site" : inner));
+    }
+    return v;
+  }
+
   // DW_OP_entry_value(sub) (or DW_OP_GNU_parameter_ref when sub is null)
   // of frame idx, through the call site in frame idx+1.
   Result<uint64_t> entry_value(const std::vector<Frame>& frames, size_t idx, Dwarf_Attribute* sub,
                                std::optional<Dwarf_Off> param_ref, unsigned depth, LocInputs* in) {
+    auto fn = physical_function(frames[idx]);
+    if (!fn) return make_error(Errc::kNotFound, "entry value: no DWARF function for #{}", idx);
+    VMC_ASSIGN(EntryQuery q, parse_query(sub, param_ref, *fn));
+    return resolve_entry(frames, idx, *fn, image_of(frames[idx]), frame_name(frames[idx]), q, depth, true, in);
+  }
+
+  // The value `q` asks for at the entry of `fn` (image `fimg`), whose caller
+  // is frame callee_idx+1: through the caller's call site when the call
+  // instruction goes straight to fn; through a unique tail call in the
+  // function it goes to otherwise (allow_tail: one level).
+  Result<uint64_t> resolve_entry(const std::vector<Frame>& frames, size_t callee_idx, Dwarf_Die fn,
+                                 const CodeImage* fimg, const std::string& fn_label, const EntryQuery& q,
+                                 unsigned depth, bool allow_tail, LocInputs* in) {
     if (depth >= o.max_entry_value_depth)
       return make_error(Errc::kLimit, "entry values nest deeper than {} calls", o.max_entry_value_depth);
-    const Frame& callee = frames[idx];
-    if (idx + 1 >= frames.size()) return make_error(Errc::kNotFound, "entry value: #{} has no caller frame", idx);
-    const Frame& caller = frames[idx + 1];
+    const size_t ci = callee_idx + 1;
+    if (ci >= frames.size()) return make_error(Errc::kNotFound, "entry value: #{} has no caller frame", callee_idx);
+    const Frame& caller = frames[ci];
     if (caller.pc_exact)
-      return make_error(Errc::kNotFound, "entry value: #{} was interrupted, not called: there is no call site", idx + 1);
-    const CodeImage* cimg = image_of(callee);
-    auto fn = physical_function(callee);
-    if (!fn) return make_error(Errc::kNotFound, "entry value: no DWARF function for #{}", idx);
-    // The call instruction before the return address must be a direct call
-    // to this very function (a tail call in between would make the
-    // caller's call site describe another callee).
-    auto entry = function_entry(cimg, *fn);
-    if (!entry) return make_error(Errc::kNotFound, "entry value: the entry of {} is unknown", frame_name(callee));
-    uint64_t fn_runtime = *entry;
+      return make_error(Errc::kNotFound, "entry value: #{} was interrupted, not called: there is no call site", ci);
+    auto entry = function_entry(fimg, fn);
+    if (!entry) return make_error(Errc::kNotFound, "entry value: the entry of {} is unknown", fn_label);
+    // The call instruction before the return address must go to fn (or to
+    // a function that tail-calls it): anything else means the caller's
+    // call site describes another callee.
     uint8_t insn[5];
     if (Status st = mem.read_virt(caller.pc - 5, insn); !st)
       return make_error(Errc::kNotFound, "entry value: cannot read the call before {:#x}: {}", caller.pc, st.error().message());
     if (insn[0] != kX86CallRel32)
-      return make_error(Errc::kNotFound, "entry value: the call in #{} {} is indirect; its target cannot be verified",
-                        idx + 1, frame_name(caller));
+      return make_error(Errc::kNotFound, "entry value: the call in #{} {} is indirect; its target cannot be verified", ci,
+                        frame_name(caller));
     uint64_t target = caller.pc + uint64_t(int64_t(int32_t(load_u32(insn + 1, Endian::kLittle))));
     if (ws == 4) target &= 0xffffffffu;
-    if (target != fn_runtime)
-      return make_error(Errc::kNotFound,
-                        "entry value: the call in #{} {} goes to {:#x}, not to {} at {:#x} (a tail call in between?)",
-                        idx + 1, frame_name(caller), target, frame_name(callee), fn_runtime);
-    // The caller's DW_TAG_call_site for this return address.
+    if (target != *entry) {
+      if (!allow_tail)
+        return make_error(Errc::kNotFound, "entry value: the call in #{} {} goes to {:#x}, not to {} at {:#x}", ci,
+                          frame_name(caller), target, fn_label, *entry);
+      return through_tail_call(frames, callee_idx, fn, fimg, fn_label, q, target, depth, in);
+    }
     const CodeImage* kimg = image_of(caller);
     DwarfIndex* kidx = index_of(kimg);
     auto kfn = physical_function(caller);
-    if (!kidx || !kfn) return make_error(Errc::kNotFound, "entry value: no DWARF for the caller #{}", idx + 1);
+    if (!kidx || !kfn) return make_error(Errc::kNotFound, "entry value: no DWARF for the caller #{}", ci);
     auto cs = kidx->call_site(*kfn, caller.pc - uint64_t(kimg->bias));
     if (!cs)
       return make_error(Errc::kNotFound, "entry value: {} has no call-site information for the call returning to {:#x}",
                         frame_name(caller), caller.pc);
     if (has_flag(&*cs, DW_AT_call_tail_call) || has_flag(&*cs, kAtGnuTailCall))
       return make_error(Errc::kNotFound, "entry value: the call site in {} is a tail call", frame_name(caller));
-    // Which parameter: by register (DW_OP_regN) or by DIE (parameter_ref).
-    std::optional<unsigned> want_reg;
-    bool data_value = false;
-    if (sub) {
-      Dwarf_Op* ops;
-      size_t n;
-      if (dwarf_getlocation(sub, &ops, &n) != 0 || n == 0)
-        return make_error(Errc::kBadData, "entry value: unreadable sub-expression");
-      uint8_t a = ops[0].atom;
-      if (n == 1 && a >= DW_OP_reg0 && a <= DW_OP_reg31) want_reg = a - DW_OP_reg0;
-      else if (n == 1 && a == DW_OP_regx) want_reg = unsigned(ops[0].number);
-      else if (n == 2 && a >= DW_OP_breg0 && a <= DW_OP_breg31 && ops[0].number == 0 && ops[1].atom == DW_OP_deref) {
-        want_reg = a - DW_OP_breg0;
-        data_value = true;
-      } else if (a == DW_OP_regval_type || a == DW_OP_GNU_regval_type) {
-        return make_error(Errc::kUnsupported,
-                          "entry value of a typed register (DW_OP_regval_type), e.g. a 64-bit value in a 32-bit "
-                          "register pair: not evaluated");
-      } else {
-        return make_error(Errc::kUnsupported, "entry value of a complex expression (op {:#x}, {} ops)", a, n);
+    auto p = call_site_parameter(*cs, q);
+    std::string via = fmt::format("the call in #{} {}", ci, frame_name(caller));
+    if (!p)
+      return make_error(Errc::kNotFound, "entry value: {} has no value for {}", via,
+                        q.reg ? std::string(register_name(m, *q.reg)) : std::string("that parameter"));
+    return call_value(*p, q, env_for(frames, ci, nullptr, depth + 1, kfn), frames, ci, via, in);
+  }
+
+  // The caller's call goes to X, which reached fn by a tail call. Proven
+  // only when X's DWARF lists all its calls and exactly one of them is a
+  // tail call to fn; its parameter values are then evaluated in X's state
+  // at the jump: callee-saved registers hold the caller's values again (X
+  // restored them before jumping), caller-saved registers are unknown, X's
+  // own entry values come from the caller's call site, and nothing of X's
+  // stack frame can be read (fn has reused that stack since).
+  Result<uint64_t> through_tail_call(const std::vector<Frame>& frames, size_t callee_idx, Dwarf_Die fn,
+                                     const CodeImage* fimg, const std::string& fn_label, const EntryQuery& q,
+                                     uint64_t target, unsigned depth, LocInputs* in) {
+    const size_t ci = callee_idx + 1;
+    const Frame& caller = frames[ci];
+    const CodeImage* ximg = code.find(target);
+    DwarfIndex* xidx = index_of(ximg);
+    std::string why = fmt::format("the call in #{} {} goes to {:#x}, not to {}", ci, frame_name(caller), target, fn_label);
+    if (!xidx || ximg != fimg) return make_error(Errc::kNotFound, "entry value: {} (no DWARF to follow it)", why);
+    auto xs = xidx->function_scopes(target - uint64_t(ximg->bias));
+    if (xs.empty() || dwarf_tag(&xs.back()) != DW_TAG_subprogram)
+      return make_error(Errc::kNotFound, "entry value: {} (no DWARF function there)", why);
+    Dwarf_Die x = xs.back();
+    auto xentry = function_entry(ximg, x);
+    std::string xname = die_name(x);
+    if (!xentry || *xentry != target)
+      return make_error(Errc::kNotFound, "entry value: {} (not a function's entry)", why);
+    if (!(has_flag(&x, DW_AT_call_all_calls) || has_flag(&x, DW_AT_call_all_tail_calls) ||
+          has_flag(&x, kAtGnuAllTailCallSites) || has_flag(&x, kAtGnuAllCallSites)))
+      return make_error(Errc::kNotFound, "entry value: {} ({}'s DWARF does not list all its calls)", why, xname);
+    std::vector<Dwarf_Die> tails = xidx->tail_call_sites(x);
+    std::vector<Dwarf_Die> to_fn;
+    for (Dwarf_Die& t : tails)
+      if (calls_function(ximg, t, fn)) to_fn.push_back(t);
+    if (to_fn.empty())
+      return make_error(Errc::kNotFound, "entry value: {}, and {} has no tail call to it (a longer chain?)", why, xname);
+    if (to_fn.size() > 1)
+      return make_error(Errc::kNotFound, "entry value: {}, and {} tail-calls it from {} places (ambiguous)", why, xname,
+                        to_fn.size());
+    auto p = call_site_parameter(to_fn[0], q);
+    std::string via = fmt::format("the tail call in {} (called by #{} {})", xname, ci, frame_name(caller));
+    if (!p)
+      return make_error(Errc::kNotFound, "entry value: {} has no value for {}", via,
+                        q.reg ? std::string(register_name(m, *q.reg)) : std::string("that parameter"));
+    // X's state at the jump.
+    auto vf = std::make_shared<Frame>();
+    vf->regs = RegisterSet(m);
+    const RegisterInfo& ri = register_info(m);
+    for (uint8_t r : ri.callee_saved) {
+      if (auto v = caller.regs.get(r)) {
+        vf->regs.set(r, *v);
+        vf->loc[r] = caller.loc[r];
       }
     }
-    Dwarf_Die p;
-    if (dwarf_child(&*cs, &p) != 0)
-      return make_error(Errc::kNotFound, "entry value: the call site in {} lists no parameters", frame_name(caller));
-    do {
-      int tag = dwarf_tag(&p);
-      if (tag != DW_TAG_call_site_parameter && tag != DW_TAG_GNU_call_site_parameter) continue;
-      Dwarf_Attribute la;
-      bool match = false;
-      if (want_reg && dwarf_attr(&p, DW_AT_location, &la)) {
-        Dwarf_Op* ops;
-        size_t n;
-        if (dwarf_getlocation(&la, &ops, &n) == 0 && n == 1) {
-          uint8_t a = ops[0].atom;
-          unsigned r = a == DW_OP_regx ? unsigned(ops[0].number) : unsigned(a - DW_OP_reg0);
-          match = (a == DW_OP_regx || (a >= DW_OP_reg0 && a <= DW_OP_reg31)) && r == *want_reg;
-        }
-      } else if (param_ref) {
-        Dwarf_Attribute ra;
-        Dwarf_Die target_param;
-        if ((dwarf_attr(&p, DW_AT_call_parameter, &ra) || dwarf_attr(&p, DW_AT_abstract_origin, &ra)) &&
-            dwarf_formref_die(&ra, &target_param)) {
-          // DW_OP_GNU_parameter_ref's operand is relative to the callee's CU.
-          Dwarf_Die callee_cu;
-          if (dwarf_diecu(&*fn, &callee_cu, nullptr, nullptr)) {
-            Dwarf_Off cu_start = dwarf_dieoffset(&callee_cu) - dwarf_cuoffset(&callee_cu);
-            match = dwarf_dieoffset(&target_param) == cu_start + *param_ref;
-          }
-        }
-      }
-      if (!match) continue;
-      Dwarf_Attribute va;
-      int at = data_value ? DW_AT_call_data_value : DW_AT_call_value;
-      int gnu = data_value ? kAtGnuCallSiteDataValue : kAtGnuCallSiteValue;
-      if (!dwarf_attr(&p, at, &va) && !dwarf_attr(&p, gnu, &va))
-        return make_error(Errc::kNotFound, "entry value: the call site in {} does not record that parameter's value",
-                          frame_name(caller));
-      Dwarf_Op* ops;
-      size_t n;
-      if (dwarf_getlocation(&va, &ops, &n) != 0)
-        return make_error(Errc::kBadData, "entry value: unreadable DW_AT_call_value");
-      EvalEnv env = env_for(frames, idx + 1, &va, depth + 1, kfn);
-      LocInputs sub_in;
-      auto r = eval_location(ops, n, env, &sub_in);
-      if (!r) return std::move(r).error().context(fmt::format("entry value via the call in #{} {}", idx + 1, frame_name(caller)));
-      if (r->size() != 1) return make_error(Errc::kUnsupported, "entry value: a multi-piece call value");
-      const LocPiece& pc = (*r)[0];
-      uint64_t v;
-      std::string how;
-      if (pc.kind == LocPiece::Kind::kMemory) v = pc.addr;  // the expression's result is the value
-      else if (pc.kind == LocPiece::Kind::kValue) v = pc.value;
-      else if (pc.kind == LocPiece::Kind::kRegister) {
-        VMC_ASSIGN(v, frame_register(env, pc.regno, &sub_in));
-      } else {
-        return make_error(Errc::kNotFound, "entry value: {}", pc.why.empty() ? "no value at the call" : pc.why);
-      }
-      if (in) {
-        in->width_sensitive = in->width_sensitive || sub_in.width_sensitive;
-        std::string inner = describe_inputs(frames, idx + 1, sub_in);
-        in->entry.push_back(fmt::format("the entry value passed by the call in #{} {} ({})", idx + 1,
-                                        frame_name(caller), inner.empty() ? "a constant at the call site" : inner));
-      }
-      return v;
-    } while (dwarf_siblingof(&p, &p) == 0);
-    return make_error(Errc::kNotFound, "entry value: the call site in {} has no value for {}", frame_name(caller),
-                      want_reg ? std::string(register_name(m, *want_reg)) : std::string("that parameter"));
+    vf->pc_exact = false;
+    EvalEnv env = env_for(frames, ci, nullptr, depth + 1, std::nullopt);
+    env.frame = vf.get();
+    env.frame_label = fmt::format("{} at its tail call (its frame is gone)", xname);
+    env.addr_bias = ximg->bias;
+    env.frame_base.reset();
+    env.mem = nullptr;
+    env.entry_value = [this, &frames, callee_idx, x, ximg, xname, depth](Dwarf_Attribute* sub, LocInputs* in2) -> Result<uint64_t> {
+      VMC_ASSIGN(EntryQuery q2, parse_query(sub, std::nullopt, x));
+      return resolve_entry(frames, callee_idx, x, ximg, xname, q2, depth + 1, false, in2);
+    };
+    env.parameter_ref = [this, &frames, callee_idx, x, ximg, xname, depth](Dwarf_Off off, LocInputs* in2) -> Result<uint64_t> {
+      VMC_ASSIGN(EntryQuery q2, parse_query(nullptr, off, x));
+      return resolve_entry(frames, callee_idx, x, ximg, xname, q2, depth + 1, false, in2);
+    };
+    return call_value(*p, q, env, frames, ci, via, in);
   }
 
   std::string describe_inputs(const std::vector<Frame>& frames, size_t idx, const LocInputs& in) {
@@ -453,6 +579,86 @@ struct ArgRecovery::Impl {
     return std::make_pair(std::move(bytes), fmt::format("{}", fmt::join(src, " + ")));
   }
 
+  // The optional illumos-style heuristic (ArgOptions::heuristics, off by
+  // default): the parameter's arrival register, from its own DWARF location
+  // at the function's entry; the instruction just before the (verified,
+  // direct) call in the caller, decoded as a register-to-register mov into
+  // that register; its source a callee-saved register known in the caller.
+  // Not a proof: a jump could land between the mov and the call, and the
+  // function may have changed the parameter since its entry.
+  std::optional<std::pair<std::vector<uint8_t>, std::string>> heuristic(const std::vector<Frame>& frames, size_t idx,
+                                                                       Dwarf_Attribute* a, Dwarf_Die function,
+                                                                       uint64_t size) {
+    if (idx + 1 >= frames.size() || frames[idx + 1].pc_exact || size > ws) return std::nullopt;
+    const Frame& caller = frames[idx + 1];
+    const CodeImage* img = image_of(frames[idx]);
+    auto entry = function_entry(img, function);
+    if (!img || !entry) return std::nullopt;
+    auto loc = location_at(a, *entry - uint64_t(img->bias));
+    if (!loc || loc->second != 1) return std::nullopt;
+    uint8_t at = loc->first[0].atom;
+    if (at < DW_OP_reg0 || at > DW_OP_reg31) return std::nullopt;
+    const unsigned arrival = at - DW_OP_reg0;
+    // The call, and up to 8 register-to-register movs before it.
+    constexpr unsigned kMaxMovs = 8, kWindow = 5 + 3 * kMaxMovs;
+    uint8_t b[kWindow];
+    if (!mem.read_virt(caller.pc - kWindow, b).ok() || b[kWindow - 5] != kX86CallRel32) return std::nullopt;
+    uint64_t target = caller.pc + uint64_t(int64_t(int32_t(load_u32(b + kWindow - 4, Endian::kLittle))));
+    if (ws == 4) target &= 0xffffffffu;
+    if (target != *entry) return std::nullopt;
+    // x86 hardware register number -> DWARF register number (i386's DWARF
+    // order is the hardware order).
+    static constexpr uint8_t kHwToDwarf64[16] = {0, 2, 1, 3, 7, 6, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15};
+    struct Mov { unsigned dst, src; bool wide; };
+    // Decodes `[REX] 89|8B modrm(mod=3)` ending at b[end].
+    auto mov_ending_at = [&](size_t end, unsigned* len) -> std::optional<Mov> {
+      for (unsigned l : {3u, 2u}) {
+        if (end < l) continue;
+        const uint8_t* p = b + end - l;
+        unsigned rex = 0, i = 0;
+        if (l == 3) {
+          if (ws != 8 || (p[0] & 0xf0) != 0x40) continue;
+          rex = p[0];
+          i = 1;
+        }
+        if ((p[i] != 0x89 && p[i] != 0x8b) || (p[i + 1] >> 6) != 3) continue;
+        unsigned reg = ((p[i + 1] >> 3) & 7) | ((rex & 4) ? 8 : 0), rm = (p[i + 1] & 7) | ((rex & 1) ? 8 : 0);
+        unsigned dst = p[i] == 0x89 ? rm : reg, src = p[i] == 0x89 ? reg : rm;
+        *len = l;
+        return Mov{ws == 8 ? kHwToDwarf64[dst] : (dst & 7), ws == 8 ? kHwToDwarf64[src] : (src & 7),
+                   ws == 4 || (rex & 8) != 0};
+      }
+      return std::nullopt;
+    };
+    std::vector<unsigned> written_later;  // registers written after the mov being looked at
+    size_t pos = kWindow - 5;
+    for (unsigned k = 0; k < kMaxMovs; ++k) {
+      unsigned len = 0;
+      auto mv = mov_ending_at(pos, &len);
+      if (!mv) break;
+      pos -= len;
+      if (mv->dst != arrival) {
+        written_later.push_back(mv->dst);
+        continue;
+      }
+      const RegisterInfo& ri = register_info(m);
+      if (std::find(ri.callee_saved.begin(), ri.callee_saved.end(), mv->src) == ri.callee_saved.end()) return std::nullopt;
+      if (std::find(written_later.begin(), written_later.end(), mv->src) != written_later.end()) return std::nullopt;
+      auto v = caller.regs.get(mv->src);
+      if (!v) return std::nullopt;
+      uint64_t value = mv->wide ? *v : (*v & 0xffffffffu);  // a 32-bit mov zero-extends
+      std::vector<uint8_t> bytes(size);
+      store_uint(bytes.data(), unsigned(size), value, e);
+      return std::make_pair(std::move(bytes),
+                            fmt::format("HEURISTIC, not proven: the caller #{} {} moved {} into {} among the {} "
+                                        "instructions before the call; {}. This is the value at entry; the function "
+                                        "may have changed it",
+                                        idx + 1, frame_name(caller), register_name(m, mv->src), register_name(m, arrival),
+                                        k + 1, describe_reg(frames, idx + 1, mv->src, caller.loc[mv->src])));
+    }
+    return std::nullopt;
+  }
+
   ArgValue recover(const std::vector<Frame>& frames, size_t idx, Dwarf_Die param, Dwarf_Die scope, Dwarf_Die function,
                    uint64_t dwarf_pc) {
     ArgValue v;
@@ -501,10 +707,21 @@ struct ArgRecovery::Impl {
           r = std::move(r2);
         }
       }
-      if (!r) return unknown(r.error().message());
-      v.bytes = std::move(r->first);
-      v.source = std::move(r->second);
-      v.known = true;
+      if (r) {
+        v.bytes = std::move(r->first);
+        v.source = std::move(r->second);
+        v.known = true;
+      } else if (auto h = o.heuristics && signature_note(image_of(frames[idx]), frames[idx], function).empty()
+                              ? heuristic(frames, idx, &a, function, *size)
+                              : std::nullopt) {
+        // Off by default, and marked: never mixed with proven values.
+        v.bytes = std::move(h->first);
+        v.source = std::move(h->second);
+        v.known = true;
+        v.heuristic = true;
+      } else {
+        return unknown(r.error().message());
+      }
     }
     if (v.bytes.size() <= 8) v.raw = load_uint(v.bytes.data(), unsigned(v.bytes.size()), e);
     ValueContext ctx;

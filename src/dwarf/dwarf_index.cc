@@ -144,6 +144,35 @@ std::optional<Dwarf_Die> DwarfIndex::call_site(Dwarf_Die function, uint64_t retu
   return std::nullopt;
 }
 
+std::vector<Dwarf_Die> DwarfIndex::tail_call_sites(Dwarf_Die function) {
+  std::vector<Dwarf_Die> out;
+  std::vector<Dwarf_Die> stack;
+  Dwarf_Die child;
+  if (dwarf_child(&function, &child) == 0) stack.push_back(child);
+  size_t visited = 0;
+  while (!stack.empty() && visited < kMaxCallSiteSearch) {
+    Dwarf_Die d = stack.back();
+    stack.pop_back();
+    ++visited;
+    Dwarf_Die sib;
+    if (dwarf_siblingof(&d, &sib) == 0) stack.push_back(sib);
+    int tag = dwarf_tag(&d);
+    if (tag == DW_TAG_call_site || tag == DW_TAG_GNU_call_site) {
+      bool tail = false;
+      Dwarf_Attribute a;
+      if ((dwarf_attr(&d, DW_AT_call_tail_call, &a) || dwarf_attr(&d, 0x2115 /* DW_AT_GNU_tail_call */, &a)) &&
+          dwarf_formflag(&a, &tail) == 0 && tail)
+        out.push_back(d);
+      continue;
+    }
+    if (tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) {
+      Dwarf_Die c;
+      if (dwarf_child(&d, &c) == 0) stack.push_back(c);
+    }
+  }
+  return out;
+}
+
 Dwarf_Die die_origin(Dwarf_Die die) {
   for (int i = 0; i < kMaxOriginChain; ++i) {
     Dwarf_Attribute a;

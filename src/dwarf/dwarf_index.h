@@ -35,6 +35,9 @@ class DwarfIndex {
   // through nested blocks and inlined subroutines, bounded) whose return
   // address is `return_pc`.
   std::optional<Dwarf_Die> call_site(Dwarf_Die function, uint64_t return_pc);
+  // Every tail call site (DW_AT_call_tail_call / DW_AT_GNU_tail_call) in
+  // `function`, searched the same way (bounded).
+  std::vector<Dwarf_Die> tail_call_sites(Dwarf_Die function);
 
  private:
   void build();

@@ -147,7 +147,12 @@ class Walker {
     if (f.pc == 0) return true;
     if (code_.find(f.pc)) return false;
     uint8_t b;
-    return !mem_.read_virt(f.pc, std::span(&b, 1)).ok();
+    if (mem_.read_virt(f.pc, std::span(&b, 1)).ok()) return false;  // there are bytes: not a fetch fault
+    // For a pc other than 0 the word at sp must really be a return address:
+    // in known code, right after a call instruction.
+    if (!f.regs.has(ri_.sp)) return false;
+    auto ra = x86::read_word(m_, mem_, mask(*f.regs.get(ri_.sp)), "return address");
+    return ra && code_.find(*ra) && follows_call(*ra);
   }
   Step null_call_step(const Frame& cur);
   // True if the bytes just before `ret` are a call instruction (E8 rel32,
@@ -653,11 +658,6 @@ Step Walker::null_call_step(const Frame& cur) {
   const std::string what = fmt::format("return address of a call to {:#x}", cur.pc);
   auto ra = x86::read_word(m_, mem_, sp, what.c_str());
   if (!ra) return stop(ra.error().message(), cfa);
-  // For a pc other than 0, the word at sp must really be a return address:
-  // in known code, right after a call instruction.
-  if (cur.pc != 0 && (!code_.find(*ra) || !follows_call(*ra)))
-    return stop(fmt::format("pc {:#x} is in no known code (and {:#x} at sp is not a return address after a call)",
-                            cur.pc, *ra));
   Frame n = new_caller(cur, UnwoundBy::kCfi);
   for (uint8_t r : ri_.callee_saved) inherit(n, cur, r);
   set(n, ri_.pc, *ra, saved(cur, sp, cfa));
