@@ -114,9 +114,13 @@ std::optional<SourceLine> DwarfIndex::line_for(uint64_t addr) {
   return sl;
 }
 
-std::optional<Dwarf_Die> DwarfIndex::call_site(Dwarf_Die function, uint64_t return_pc) {
-  // Depth-first through the function's subtree; call sites can sit in
-  // lexical blocks and inlined subroutines.
+namespace {
+
+// Calls visit(d) for every DW_TAG_call_site / DW_TAG_GNU_call_site in
+// `function`, depth-first through lexical blocks and inlined subroutines
+// (call sites can sit in either), bounded; stops when visit returns true.
+template <typename Visit>
+void for_each_call_site(Dwarf_Die function, Visit visit) {
   std::vector<Dwarf_Die> stack;
   Dwarf_Die child;
   if (dwarf_child(&function, &child) == 0) stack.push_back(child);
@@ -129,11 +133,7 @@ std::optional<Dwarf_Die> DwarfIndex::call_site(Dwarf_Die function, uint64_t retu
     if (dwarf_siblingof(&d, &sib) == 0) stack.push_back(sib);
     int tag = dwarf_tag(&d);
     if (tag == DW_TAG_call_site || tag == DW_TAG_GNU_call_site) {
-      Dwarf_Attribute a;
-      Dwarf_Addr ret = 0;
-      if ((dwarf_attr(&d, DW_AT_call_return_pc, &a) || dwarf_attr(&d, DW_AT_low_pc, &a)) &&
-          dwarf_formaddr(&a, &ret) == 0 && ret == return_pc)
-        return d;
+      if (visit(d)) return;
       continue;
     }
     if (tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) {
@@ -141,35 +141,35 @@ std::optional<Dwarf_Die> DwarfIndex::call_site(Dwarf_Die function, uint64_t retu
       if (dwarf_child(&d, &c) == 0) stack.push_back(c);
     }
   }
-  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Dwarf_Die> DwarfIndex::call_site(Dwarf_Die function, uint64_t return_pc) {
+  std::optional<Dwarf_Die> found;
+  for_each_call_site(function, [&](Dwarf_Die d) {
+    Dwarf_Attribute a;
+    Dwarf_Addr ret = 0;
+    if ((dwarf_attr(&d, DW_AT_call_return_pc, &a) || dwarf_attr(&d, DW_AT_low_pc, &a)) &&
+        dwarf_formaddr(&a, &ret) == 0 && ret == return_pc) {
+      found = d;
+      return true;
+    }
+    return false;
+  });
+  return found;
 }
 
 std::vector<Dwarf_Die> DwarfIndex::tail_call_sites(Dwarf_Die function) {
   std::vector<Dwarf_Die> out;
-  std::vector<Dwarf_Die> stack;
-  Dwarf_Die child;
-  if (dwarf_child(&function, &child) == 0) stack.push_back(child);
-  size_t visited = 0;
-  while (!stack.empty() && visited < kMaxCallSiteSearch) {
-    Dwarf_Die d = stack.back();
-    stack.pop_back();
-    ++visited;
-    Dwarf_Die sib;
-    if (dwarf_siblingof(&d, &sib) == 0) stack.push_back(sib);
-    int tag = dwarf_tag(&d);
-    if (tag == DW_TAG_call_site || tag == DW_TAG_GNU_call_site) {
-      bool tail = false;
-      Dwarf_Attribute a;
-      if ((dwarf_attr(&d, DW_AT_call_tail_call, &a) || dwarf_attr(&d, 0x2115 /* DW_AT_GNU_tail_call */, &a)) &&
-          dwarf_formflag(&a, &tail) == 0 && tail)
-        out.push_back(d);
-      continue;
-    }
-    if (tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) {
-      Dwarf_Die c;
-      if (dwarf_child(&d, &c) == 0) stack.push_back(c);
-    }
-  }
+  for_each_call_site(function, [&](Dwarf_Die d) {
+    bool tail = false;
+    Dwarf_Attribute a;
+    if ((dwarf_attr(&d, DW_AT_call_tail_call, &a) || dwarf_attr(&d, 0x2115 /* DW_AT_GNU_tail_call */, &a)) &&
+        dwarf_formflag(&a, &tail) == 0 && tail)
+      out.push_back(d);
+    return false;
+  });
   return out;
 }
 
