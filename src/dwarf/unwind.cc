@@ -159,6 +159,7 @@ class Walker {
   // or FF /2 in its register and memory forms, with an optional REX).
   bool follows_call(uint64_t ret);
   Step from_pt_regs(const Frame& cur, uint64_t addr, UnwoundBy how);
+  Frame frame_from_regs(const Frame& cur, UnwoundBy how, const x86::PtRegs& pt, uint64_t addr);
   // Checks and appends `n`; false when the walk must stop (reason set).
   bool accept(Frame n, bool switches_stack);
   // The stack holding sp. An sp at a stack's very top (hi) is that stack,
@@ -559,18 +560,7 @@ Step Walker::try_orc(const Frame& cur, const OrcEntry& e) {
   } else if (e.type == orc::kTypeRegsPartial) {
     auto pt = x86::read_iret_frame(m_, mem_, cfa);
     if (!pt) return stop(fmt::format("ORC: {}", pt.error().message()), cfa);
-    Frame n = new_caller(cur, UnwoundBy::kException);
-    for (const auto& sl : pt->slots) {
-      if (sl.regno == kNoReg) continue;
-      RegLoc l;
-      l.kind = RegLoc::Kind::kPtRegs;
-      l.addr = sl.addr;
-      set(n, sl.regno, sl.value, l);
-    }
-    n.pt_regs_addr = pt->addr;
-    n.user_mode = pt->user_mode;
-    n.pc_exact = true;
-    finish_pc_sp(n, pt->get(ri_.pc).value_or(0), pt->get(ri_.sp).value_or(0));
+    Frame n = frame_from_regs(cur, UnwoundBy::kException, *pt, pt->addr);
     n.notes.push_back(fmt::format(
         "entered through a partial pt_regs at {:#x}: only ip, cs, flags, sp and ss are known", pt->addr));
     s.next = std::move(n);
@@ -618,11 +608,11 @@ Step Walker::try_orc(const Frame& cur, const OrcEntry& e) {
   return s;
 }
 
-Step Walker::from_pt_regs(const Frame& cur, uint64_t addr, UnwoundBy how) {
-  auto pt = x86::read_pt_regs(m_, mem_, addr, o_.i386_short_kernel_pt_regs);
-  if (!pt) return stop(pt.error().message());
+// The interrupted context a pt_regs (or iret) record at `addr` describes:
+// every register it holds, with its slot as provenance, and an exact pc.
+Frame Walker::frame_from_regs(const Frame& cur, UnwoundBy how, const x86::PtRegs& pt, uint64_t addr) {
   Frame n = new_caller(cur, how);
-  for (const auto& sl : pt->slots) {
+  for (const auto& sl : pt.slots) {
     if (sl.regno == kNoReg) continue;
     RegLoc l;
     l.kind = RegLoc::Kind::kPtRegs;
@@ -630,9 +620,16 @@ Step Walker::from_pt_regs(const Frame& cur, uint64_t addr, UnwoundBy how) {
     set(n, sl.regno, sl.value, l);
   }
   n.pt_regs_addr = addr;
-  n.user_mode = pt->user_mode;
+  n.user_mode = pt.user_mode;
   n.pc_exact = true;
-  finish_pc_sp(n, pt->get(ri_.pc).value_or(0), pt->get(ri_.sp).value_or(0));
+  finish_pc_sp(n, pt.get(ri_.pc).value_or(0), pt.get(ri_.sp).value_or(0));
+  return n;
+}
+
+Step Walker::from_pt_regs(const Frame& cur, uint64_t addr, UnwoundBy how) {
+  auto pt = x86::read_pt_regs(m_, mem_, addr, o_.i386_short_kernel_pt_regs);
+  if (!pt) return stop(pt.error().message());
+  Frame n = frame_from_regs(cur, how, *pt, addr);
   // A kernel thread's stack begins with the empty regs copy_thread() left
   // (ip 0, cs 0); a kernel-mode context interrupted at ip 0 with a real cs
   // is a call through a NULL pointer and goes on (null_call_step).
