@@ -61,6 +61,7 @@ struct ArgRecovery::Impl {
   const CodeImage* image_of(const Frame& f) const { return f.image ? f.image : code.find(f.pc); }
   DwarfIndex* index_of(const CodeImage* img) {
     if (!img || !img->dwarf) return nullptr;
+    if (img->index) return img->index;
     auto& p = indexes[img];
     if (!p) p = std::make_unique<DwarfIndex>(img->dwarf);
     return p.get();

@@ -25,6 +25,10 @@ struct SourceLine {
 class DwarfIndex {
  public:
   explicit DwarfIndex(Dwarf* d) : dwarf_(d) {}
+  // Builds the CU address index now (it is otherwise built on first use).
+  void prepare() {
+    if (!built_) build();
+  }
 
   std::optional<Dwarf_Die> cu_for(uint64_t addr);
   // Function scopes containing addr, innermost first: DW_TAG_inlined_subroutine

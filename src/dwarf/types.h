@@ -38,6 +38,10 @@ class TypeIndex {
   }
   bool has_member(const std::string& name, const std::string& path) { return member(name, path).ok(); }
 
+  // Scans every CU now, so that later lookups are map hits (a type that
+  // does not exist otherwise costs a scan of the remaining CUs).
+  void index_all() { (void)find_type(std::string(), -1); }
+
   // Member lookup inside an arbitrary struct/union DIE.
   static Result<MemberInfo> member_of(Dwarf_Die outer, const std::string& path);
 

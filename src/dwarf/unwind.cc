@@ -305,7 +305,7 @@ Step Walker::step(const Frame& cur) {
 
   std::vector<std::string> why;
   Step cfi = try_cfi(cur, *img, lookup);
-  const OrcEntry* oe = (img->orc && m_ == Machine::kX86_64) ? orc::lookup(*img->orc, lookup) : nullptr;
+  const OrcEntry* oe = (img->orc && m_ == Machine::kX86_64) ? orc::lookup(*img->orc, lookup - uint64_t(img->orc_bias)) : nullptr;
 
   if (cfi.kind != Step::Kind::kNoInfo && oe) {
     // Cross-check: where ORC computes a different CFA (GCC's CFI of kernels

@@ -27,7 +27,11 @@ typedef struct Dwarf_CFI_s Dwarf_CFI;
 
 namespace vmc {
 
-// Linux ORC unwind table of one image, in runtime addresses, sorted by ip.
+class DwarfIndex;
+
+// Linux ORC unwind table of one image, sorted by ip: runtime addresses for a
+// module's table read from memory, link-time ones for a vmlinux's (the
+// CodeImage's orc_bias relates them).
 struct OrcEntry {
   int16_t sp_offset = 0, bp_offset = 0;
   uint8_t sp_reg = 0, bp_reg = 0, type = 0;
@@ -53,6 +57,10 @@ struct CodeImage {
   Dwarf_CFI* debug_frame = nullptr;                // may be null
   Dwarf_CFI* eh_frame = nullptr;                   // may be null
   const OrcTable* orc = nullptr;                   // may be null
+  int64_t orc_bias = 0;                            // runtime address = orc->ips[i] + orc_bias
+  // A DWARF index over `dwarf` shared with other users of this image (the
+  // vmlinux of every dump of one kernel); null: ArgRecovery makes its own.
+  DwarfIndex* index = nullptr;
   bool kernel = false;                             // kernel code (pt_regs at entry points, ORC)
   // Runtime symbols when they differ from elf->symbols() + bias (modules:
   // ET_REL symbols are section-relative). Sorted by addr.

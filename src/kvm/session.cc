@@ -16,36 +16,41 @@ constexpr uint64_t kCr4La57 = 1u << 12;
 constexpr uint64_t kKaslrAlign = 0x200000;  // CONFIG_PHYSICAL_ALIGN on x86
 constexpr uint64_t kKaslrMax = 0x40000000;  // KERNEL_IMAGE_SIZE (1 GiB on x86-64)
 
-std::string release_from_banner(const std::string& b) {
-  // "Linux version 6.1.0-53-cloud-amd64 (debian-kernel@…) …"
-  const std::string p = "Linux version ";
-  if (b.rfind(p, 0) != 0) return {};
-  size_t end = b.find(' ', p.size());
-  return b.substr(p.size(), end == std::string::npos ? std::string::npos : end - p.size());
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Session>> Session::open(const std::string& vmcore, const std::string& vmlinux,
                                                const SessionOptions& opts) {
+  // The dump first: when both are wrong, the dump's problem is the message.
+  VMC_ASSIGN(auto dump, open_dump(vmcore));
+  std::shared_ptr<KernelImage> k;
+  if (!vmlinux.empty()) {
+    VMC_ASSIGN(k, KernelImage::open(vmlinux));
+  }
+  return open_with(std::move(dump), std::move(k), opts);
+}
+
+Result<std::unique_ptr<Session>> Session::open(const std::string& vmcore, std::shared_ptr<KernelImage> kernel,
+                                               const SessionOptions& opts) {
+  VMC_ASSIGN(auto dump, open_dump(vmcore));
+  return open_with(std::move(dump), std::move(kernel), opts);
+}
+
+Result<std::unique_ptr<Session>> Session::open_with(std::unique_ptr<Dump> dump, std::shared_ptr<KernelImage> kernel,
+                                                    const SessionOptions& opts) {
   auto s = std::unique_ptr<Session>(new Session());
   s->opts_ = opts;
-  VMC_ASSIGN(s->dump_, open_dump(vmcore));
+  s->dump_ = std::move(dump);
+  const std::string& vmcore = s->dump_->path();
   for (const auto& w : s->dump_->warnings()) s->warnings_.push_back(w);
   if (s->dump_->vmcoreinfo()) s->vmcoreinfo_ = VmcoreInfo::parse(*s->dump_->vmcoreinfo());
   s->cpu_notes_ = decode_cpu_notes(s->dump_->notes(), s->machine(), s->dump_->endian(), &s->warnings_);
 
-  if (!vmlinux.empty()) {
-    VMC_ASSIGN(s->vmlinux_, ElfImage::open(vmlinux));
+  if (kernel) {
+    s->kernel_ = std::move(kernel);
+    s->vmlinux_ = &s->kernel_->elf();
     if (s->vmlinux_->machine() != s->machine())
       return make_error(Errc::kMismatch, "{} does not match the dump: it is for ELF machine {}, {} is a {} dump",
-                        vmlinux, s->vmlinux_->elf_machine(), vmcore, s->minfo().name);
-    if (s->vmlinux_->elf_type() != 2 /* ET_EXEC */)
-      return make_error(Errc::kMismatch, "{} does not match the dump: it is not a kernel image (ELF type {}, a vmlinux is ET_EXEC)",
-                        vmlinux, s->vmlinux_->elf_type());
-    if (s->vmlinux_->symbols().empty())
-      return make_error(Errc::kBadData, "{}: has no symbol table (a stripped vmlinux cannot be used)", vmlinux);
-    if (s->vmlinux_->dwarf()) s->types_ = std::make_unique<TypeIndex>(s->vmlinux_->dwarf());
+                        s->vmlinux_->path(), s->vmlinux_->elf_machine(), vmcore, s->minfo().name);
   }
 
   s->gather_facts();

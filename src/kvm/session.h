@@ -12,6 +12,7 @@
 #include "dwarf/types.h"
 #include "kvm/cpu_notes.h"
 #include "kvm/dump/dump.h"
+#include "kvm/kernel_image.h"
 #include "kvm/kernel_memory.h"
 #include "kvm/vmcoreinfo.h"
 
@@ -45,6 +46,10 @@ class Session {
   // up translation. A vmlinux that does not belong to the dump is kMismatch.
   static Result<std::unique_ptr<Session>> open(const std::string& vmcore, const std::string& vmlinux,
                                                const SessionOptions& opts = {});
+  // The same with a kernel image opened (and perhaps indexed) already and
+  // shared with other sessions; null for none.
+  static Result<std::unique_ptr<Session>> open(const std::string& vmcore, std::shared_ptr<KernelImage> kernel,
+                                               const SessionOptions& opts = {});
 
   Dump& dump() { return *dump_; }
   const Dump& dump() const { return *dump_; }
@@ -56,9 +61,10 @@ class Session {
   const std::vector<std::string>& warnings() const { return warnings_; }
   const SessionOptions& options() const { return opts_; }
 
-  ElfImage* vmlinux() { return vmlinux_.get(); }
+  ElfImage* vmlinux() { return kernel_ ? &kernel_->elf() : nullptr; }
+  KernelImage* kernel_image() { return kernel_.get(); }
   // Kernel structure layouts from the vmlinux DWARF; null without DWARF.
-  TypeIndex* types() { return types_.get(); }
+  TypeIndex* types() { return kernel_ ? kernel_->types() : nullptr; }
   // Address of a per-CPU variable for `cpu` (x86-64 per-CPU symbols are
   // zero-based offsets, i386 ones are ordinary kernel addresses).
   Result<kvaddr_t> percpu_address(std::string_view name, unsigned cpu);
@@ -82,6 +88,8 @@ class Session {
 
  private:
   Session() = default;
+  static Result<std::unique_ptr<Session>> open_with(std::unique_ptr<Dump> dump, std::shared_ptr<KernelImage> kernel,
+                                                    const SessionOptions& opts);
   Status setup_translation();
   Status find_kaslr_by_banner();
   Status check_vmlinux();
@@ -91,8 +99,8 @@ class Session {
   std::unique_ptr<Dump> dump_;
   VmcoreInfo vmcoreinfo_;
   std::vector<CpuNote> cpu_notes_;
-  std::unique_ptr<ElfImage> vmlinux_;
-  std::unique_ptr<TypeIndex> types_;
+  std::shared_ptr<KernelImage> kernel_;
+  ElfImage* vmlinux_ = nullptr;  // kernel_'s, or null
   std::unique_ptr<KernelMemory> kmem_;
   std::optional<Error> translation_error_;
   KernelFacts facts_;

@@ -11,8 +11,9 @@ KernelCodeMap::~KernelCodeMap() = default;
 
 Result<std::unique_ptr<KernelCodeMap>> KernelCodeMap::build(Session& s, const ModuleList& mods) {
   auto map = std::unique_ptr<KernelCodeMap>(new KernelCodeMap());
-  ElfImage* vm = s.vmlinux();
-  if (!vm) return make_error(Errc::kNotFound, "no vmlinux: kernel code is unknown");
+  KernelImage* k = s.kernel_image();
+  if (!k) return make_error(Errc::kNotFound, "no vmlinux: kernel code is unknown");
+  ElfImage* vm = &k->elf();
   const int64_t kaslr = int64_t(s.kernel().kaslr_offset.value_or(0));
 
   auto img = std::make_unique<CodeImage>();
@@ -21,20 +22,21 @@ Result<std::unique_ptr<KernelCodeMap>> KernelCodeMap::build(Session& s, const Mo
   img->bias = kaslr;
   img->elf = vm;
   img->dwarf = vm->dwarf();
-  if (img->dwarf) img->debug_frame = dwarf_getcfi(img->dwarf);
+  img->index = k->index();
+  img->debug_frame = k->debug_frame();
   for (const auto& sec : vm->sections())
     if ((sec.flags & SHF_EXECINSTR) && (sec.flags & SHF_ALLOC) && sec.size)
       img->text.emplace_back(sec.addr + uint64_t(kaslr), sec.addr + sec.size + uint64_t(kaslr));
-  // ORC (x86-64 kernels built with CONFIG_UNWINDER_ORC).
+  // ORC (x86-64 kernels built with CONFIG_UNWINDER_ORC), shared at link-time addresses.
   int orc_version = 0;
   if (vm->section(".orc_unwind_ip")) {
-    auto t = orc::load_from_elf(*vm, kaslr, s.kernel().release);
-    if (t) {
+    std::string why;
+    if (const OrcTable* t = k->orc(&why)) {
       orc_version = t->version;
-      map->orcs_.push_back(std::make_unique<OrcTable>(std::move(*t)));
-      img->orc = map->orcs_.back().get();
+      img->orc = t;
+      img->orc_bias = kaslr;
     } else {
-      map->warnings_.push_back(fmt::format("vmlinux ORC table unusable: {}", t.error().message()));
+      map->warnings_.push_back(fmt::format("vmlinux ORC table unusable: {}", why));
     }
   }
   map->images_.push_back(std::move(img));
