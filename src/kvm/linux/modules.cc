@@ -256,6 +256,13 @@ Result<ModuleList> load_modules(Session& s) {
           m->debug_error = img.error().message();
           continue;
         }
+        // A module of another architecture can carry the same srcversion
+        // (it hashes the sources): the machine must match first.
+        if ((*img)->machine() != s.machine()) {
+          m->debug_error = fmt::format("{} is for ELF machine {}, the dump is {}", path, (*img)->elf_machine(),
+                                       s.minfo().name);
+          continue;
+        }
         // The file must be this module: the build-id recorded in struct
         // module when the kernel keeps one, else .modinfo's srcversion
         // against mod->srcversion; and its .text must fit the loaded text.
