@@ -26,6 +26,45 @@ Result<std::unique_ptr<ElfImage>> ElfImage::open_relocated(const std::string& pa
   return open_impl(path, &plan);
 }
 
+namespace {
+
+// The NT_GNU_BUILD_ID in a SHT_NOTE section, or empty.
+std::vector<uint8_t> note_build_id(Elf_Scn* scn) {
+  Elf_Data* d = elf_getdata(scn, nullptr);
+  size_t off = 0, name_off, desc_off;
+  GElf_Nhdr nh;
+  while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+    if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+        std::memcmp(static_cast<char*>(d->d_buf) + name_off, "GNU", 4) == 0) {
+      auto* p = static_cast<uint8_t*>(d->d_buf) + desc_off;
+      return {p, p + nh.n_descsz};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> read_build_id(const std::string& path) {
+  if (!elf_init()) return make_error(Errc::kUnsupported, "libelf: version mismatch");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(Errc::kIo, "{}: cannot open: {}", path, strerror(errno));
+  Elf* e = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  std::vector<uint8_t> id;
+  bool is_elf = e && elf_kind(e) == ELF_K_ELF;
+  if (is_elf)
+    for (Elf_Scn* scn = elf_nextscn(e, nullptr); scn && id.empty(); scn = elf_nextscn(e, scn)) {
+      GElf_Shdr sh;
+      if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_NOTE) id = note_build_id(scn);
+    }
+  if (e) elf_end(e);
+  ::close(fd);
+  if (!is_elf) return make_error(Errc::kBadData, "{}: not an ELF file", path);
+  std::string hex;
+  for (uint8_t b : id) hex += fmt::format("{:02x}", b);
+  return hex;
+}
+
 Result<std::unique_ptr<ElfImage>> ElfImage::open_impl(const std::string& path, const RelocationPlan* plan) {
   if (!elf_init()) return make_error(Errc::kUnsupported, "libelf: version mismatch");
   auto img = std::unique_ptr<ElfImage>(new ElfImage());
@@ -82,19 +121,7 @@ Status ElfImage::load(const RelocationPlan* plan) {
                          elf_ndxscn(scn)});
     if (sh.sh_type == SHT_SYMTAB) symtab = scn;
     if (sh.sh_type == SHT_DYNSYM) dynsym = scn;
-    if (sh.sh_type == SHT_NOTE && build_id_.empty()) {
-      Elf_Data* d = elf_getdata(scn, nullptr);
-      size_t off = 0, name_off, desc_off;
-      GElf_Nhdr nh;
-      while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
-        if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-            std::memcmp(static_cast<char*>(d->d_buf) + name_off, "GNU", 4) == 0) {
-          auto* p = static_cast<uint8_t*>(d->d_buf) + desc_off;
-          build_id_.assign(p, p + nh.n_descsz);
-          break;
-        }
-      }
-    }
+    if (sh.sh_type == SHT_NOTE && build_id_.empty()) build_id_ = note_build_id(scn);
   }
 
   if (plan && e_type_ != ET_REL)

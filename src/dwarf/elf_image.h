@@ -128,4 +128,8 @@ class ElfImage {
   bool relocation_complete_ = true;
 };
 
+// The GNU build-id of an ELF file in hex ("" when it has none), read from
+// its note sections without loading symbols or DWARF.
+Result<std::string> read_build_id(const std::string& path);
+
 }  // namespace vmc

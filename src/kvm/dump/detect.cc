@@ -77,6 +77,53 @@ Result<std::unique_ptr<Dump>> open_dump_source(std::shared_ptr<const Source> src
                     src->name(), hex.empty() ? "(empty file)" : hex);
 }
 
+DumpSniff sniff_dump(std::span<const uint8_t> head) {
+  auto has = [&](std::string_view m) {
+    return head.size() >= m.size() && std::memcmp(head.data(), m.data(), m.size()) == 0;
+  };
+  DumpSniff s;
+  if (head.empty()) {
+    s.what = "an empty file";
+  } else if (has("\x7f" "ELF")) {
+    if (head.size() < 18) {
+      s.what = "a truncated ELF header";
+      s.dump = true;  // too short to tell: let the reader say what is wrong
+      return s;
+    }
+    uint16_t type = head[5] == 2 ? uint16_t(head[16] << 8 | head[17]) : uint16_t(head[17] << 8 | head[16]);
+    static const char* const kTypes[] = {"an ELF file of no type", "an ELF relocatable object", "an ELF executable",
+                                         "an ELF shared object", "an ELF core"};
+    s.what = type < 5 ? kTypes[type] : fmt::format("an ELF file of type {:#x}", type);
+    s.dump = s.elf_core = type == 4;
+  } else if (has("KDUMP   ")) {
+    s.dump = true;
+    s.what = "a kdump-compressed dump";
+  } else if (FlattenedSource::has_signature(head)) {
+    s.dump = true;
+    s.what = "a makedumpfile flattened stream";
+  } else if (has("minidump FreeBSD")) {
+    s.dump = true;
+    s.what = "a FreeBSD minidump";
+  } else if (has("DISKDUMP")) {
+    s.dump = true;
+    s.what = "an old-format DISKDUMP";
+  } else {
+    std::string hex;
+    for (size_t i = 0; i < std::min<size_t>(head.size(), 8); ++i) hex += fmt::format("{:02x}", head[i]);
+    s.what = fmt::format("not a crash dump (first bytes {})", hex);
+  }
+  return s;
+}
+
+Result<DumpSniff> sniff_dump_file(const std::string& path) {
+  VMC_ASSIGN(auto src, FileSource::open(path));
+  std::vector<uint8_t> head;
+  if (uint64_t n = std::min<uint64_t>(src->size(), 64)) {
+    VMC_ASSIGN(head, src->read_vec(0, n));
+  }
+  return sniff_dump(head);
+}
+
 Result<std::unique_ptr<Dump>> open_dump(const std::string& path) {
   VMC_ASSIGN(auto f, FileSource::open(path));
   return open_dump_source(std::shared_ptr<const Source>(std::move(f)));

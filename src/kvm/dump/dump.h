@@ -81,6 +81,19 @@ Result<std::unique_ptr<Dump>> open_dump(const std::string& path);
 // kept alive by the returned dump.
 Result<std::unique_ptr<Dump>> open_dump_source(std::shared_ptr<const Source> src);
 
+// What the first bytes of a file say it is, without opening it as a dump:
+// `dump` is true for every format open_dump() knows or names (ELF ET_CORE,
+// KDUMP, flattened, FreeBSD minidump, DISKDUMP); `what` names the format,
+// or what the file is instead ("an ELF executable", "empty", …).
+struct DumpSniff {
+  bool dump = false;
+  bool elf_core = false;  // an ELF core: a kernel dump or a process core
+  std::string what;
+};
+DumpSniff sniff_dump(std::span<const uint8_t> head);
+// The same for a file (reads its first 64 bytes); kIo when unreadable.
+Result<DumpSniff> sniff_dump_file(const std::string& path);
+
 // Parses a buffer of ELF notes (4-byte aligned name and desc), as found in
 // PT_NOTE segments and in the diskdump note area. Bounded by the buffer.
 Result<std::vector<Note>> parse_notes(std::span<const uint8_t> buf, Endian e, std::string_view where);
