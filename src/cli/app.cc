@@ -24,6 +24,7 @@ constexpr const char* kExitCodesHelp = R"(Exit codes:
   4  input is corrupt, truncated, or of an unsupported format or architecture
   5  the vmlinux does not match the dump
   6  the requested memory is not in the dump (not mapped, excluded, non-canonical)
+  7  triage --strict: some dumps could not be analysed
 
 See vmcore-args(1) for the output formats and examples.)";
 
@@ -40,6 +41,7 @@ int run(int argc, char** argv) {
   CLI::App app{"vmcore-args: post-mortem kernel crash-dump analysis with provable argument values\n\n"
                "  vmcore-args VMCORE VMLINUX [OPTIONS]     the thread report (short for `vmcore-args report …`)\n"
                "  vmcore-args CORE PROGRAM [OPTIONS]       the same for a user-space process core\n"
+               "  vmcore-args triage PATH… [OPTIONS]       many dumps grouped by crash signature\n"
                "  vmcore-args SUBCOMMAND [OPTIONS] ARGS…   see the subcommands below; SUBCOMMAND --help for each",
                "vmcore-args"};
   app.set_version_flag("--version", VMC_VERSION);
@@ -80,9 +82,32 @@ int run(int argc, char** argv) {
   c_read->add_option("LEN", rd.length, "Bytes to show (default 64, at most 16 MiB)");
   add_session_options(c_read, rd.session);
 
+  TriageArgs tri;
+  CLI::App* c_tri = app.add_subcommand(
+      "triage", "Many dumps grouped by crash signature: which are the same bug, on which kernels, where to look first");
+  c_tri->add_option("PATH", tri.paths, "Dumps and directories (searched recursively; other files are listed as skipped)")
+      ->required()
+      ->check(CLI::ExistingPath);
+  c_tri->add_option("--vmlinux", tri.vmlinux,
+                    "Kernel image with debug info; repeatable: each dump takes the one with its build-id (or release)")
+      ->check(CLI::ExistingFile);
+  c_tri->add_option("--debug-dir", tri.debug_dirs,
+                    "Directory searched for each dump's vmlinux by build-id and release (.build-id/, boot/vmlinux-R, "
+                    "usr/lib/debug/boot/vmlinux-R, lib/modules/R/vmlinux, then any vmlinux-R below it); repeatable; "
+                    "default /usr/lib/debug when no --vmlinux is given")
+      ->check(CLI::ExistingDirectory);
+  c_tri->add_option("-j,--jobs", tri.jobs, "Dumps analysed in parallel (default: the number of CPUs)");
+  c_tri->add_option("--frames", tri.frames, "Functions in a signature (default 5)")->check(CLI::Range(1, 64));
+  c_tri->add_option("--timeout", tri.timeout, "Seconds one dump may take before it is given up (default 600, 0: none)");
+  c_tri->add_flag("--json", tri.json, "One JSON document (schema vmcore-args-triage/1): groups, dumps, skipped files");
+  c_tri->add_flag("--jsonl", tri.jsonl, "One JSON line per dump as soon as it is analysed (no groups)");
+  c_tri->add_flag("--strict", tri.strict, "Exit with 7 when any dump could not be analysed");
+  c_tri->add_flag("--no-progress", tri.no_progress, "No progress bar (there is none when stderr is not a terminal)");
+  add_session_options(c_tri, tri.session);
+
   // The bare form `vmcore-args VMCORE VMLINUX` is the report.
   std::vector<std::string> args(argv + 1, argv + argc);
-  static const char* const kSubcommands[] = {"report", "info", "read"};
+  static const char* const kSubcommands[] = {"report", "info", "read", "triage"};
   if (!args.empty() && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" &&
       std::find(std::begin(kSubcommands), std::end(kSubcommands), args[0]) == std::end(kSubcommands))
     args.insert(args.begin(), "report");
@@ -97,6 +122,10 @@ int run(int argc, char** argv) {
     if (c_rep->parsed()) return cmd_report(rep);
     if (c_info->parsed()) return cmd_info(info);
     if (c_read->parsed()) return cmd_read(rd);
+    if (c_tri->parsed()) {
+      if (tri.json && tri.jsonl) return report_error(make_error(Errc::kUsage, "--json and --jsonl exclude each other"));
+      return cmd_triage(tri);
+    }
   } catch (const std::exception& e) {
     fmt::print(stderr, "vmcore-args: internal error: {}\n", e.what());
     return kExitInternal;

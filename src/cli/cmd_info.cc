@@ -13,15 +13,6 @@ int report_error(const Error& e) {
 
 namespace {
 
-std::string utc(int64_t t) {
-  std::time_t tt = t;
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char b[64];
-  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return b;
-}
-
 void print_text(const Summary& m, unsigned log_lines) {
   fmt::print("dump:      {}\n", m.path);
   fmt::print("format:    {}{}{}\n", m.format, m.compression != "none" ? fmt::format(", {} compressed", m.compression) : "",
@@ -33,7 +24,7 @@ void print_text(const Summary& m, unsigned log_lines) {
   if (m.kaslr_offset) fmt::print("KASLR:     offset {:#x} ({})\n", *m.kaslr_offset, m.kaslr_source);
   else fmt::print("KASLR:     offset unknown{}\n", m.vmlinux.empty() ? " (give the vmlinux to determine it)" : "");
   fmt::print("CPUs:      {}\n", m.cpus);
-  if (m.crash_time) fmt::print("crashed:   {} ({})\n", utc(*m.crash_time), m.crash_time_source);
+  if (m.crash_time) fmt::print("crashed:   {} ({})\n", utc_time(*m.crash_time), m.crash_time_source);
   if (!m.vmlinux.empty()) fmt::print("vmlinux:   {}: {}\n", m.vmlinux, m.vmlinux_check);
   if (m.translation_error) fmt::print("WARNING:   no address translation: {}\n", *m.translation_error);
   for (const auto& w : m.warnings) fmt::print("WARNING:   {}\n", printable(w));

@@ -103,46 +103,6 @@ void print_thread(const ReportThread& t, bool verbose) {
   if (t.error) fmt::print("  (trace stopped: {})\n", printable(*t.error));
 }
 
-J frame_json(const ReportFrame& f) {
-  J j;
-  j["index"] = f.index;
-  j["pc"] = hex(f.pc);
-  j["sp"] = hex(f.sp);
-  j["cfa"] = f.cfa ? J(hex(*f.cfa)) : J(nullptr);
-  j["function"] = f.fn.function;
-  j["offset"] = hex(f.fn.offset);
-  j["symbol"] = f.fn.symbol;
-  j["module"] = f.module.empty() ? J(nullptr) : J(f.module);
-  j["file"] = f.fn.file.empty() ? J(nullptr) : J(f.fn.file);
-  j["line"] = f.fn.line ? J(f.fn.line) : J(nullptr);
-  j["inlined"] = f.fn.inlined;
-  j["unwound_by"] = unwound_by_name(f.how);
-  if (f.user_mode) j["user_mode"] = true;
-  if (f.fn.args_error) j["args_error"] = *f.fn.args_error;
-  if (!f.fn.trust_notes.empty()) j["trust_notes"] = f.fn.trust_notes;
-  J args = J::array();
-  for (const auto& a : f.fn.args) {
-    J x;
-    x["name"] = a.name;
-    x["type"] = a.type;
-    x["known"] = a.known;
-    if (a.known) {
-      std::string hv;
-      for (size_t i = a.bytes.size(); i-- > 0;) hv += fmt::format("{:02x}", a.bytes[i]);  // little-endian bytes -> number
-      x["value"] = a.bytes.size() <= 8 ? hex(a.raw) : "0x" + hv;
-      x["display"] = a.display;
-      x["source"] = a.source;
-      x["fault_address"] = a.fault_address;
-      if (a.heuristic) x["heuristic"] = true;
-    } else {
-      x["reason"] = a.reason;
-    }
-    args.push_back(std::move(x));
-  }
-  j["args"] = std::move(args);
-  return j;
-}
-
 }  // namespace
 
 int cmd_report(const ReportArgs& a) {
@@ -174,21 +134,7 @@ int cmd_report(const ReportArgs& a) {
     j["panic"] = panic_json(m);
     J threads = J::array();
     for (const auto& t : r->threads) {
-      J x;
-      x["task"] = t.task.addr ? J(hex(t.task.addr)) : J(nullptr);
-      x["pid"] = t.task.pid;
-      x["tgid"] = t.task.tgid;
-      x["comm"] = t.task.comm;
-      x["state"] = std::string(1, t.task.state_char);
-      x["cpu"] = t.task.active_cpu >= 0 ? t.task.active_cpu : t.task.cpu;
-      x["active"] = t.task.active_cpu >= 0;
-      x["idle"] = t.task.idle;
-      x["crashed"] = t.crashed;
-      x["registers"] = t.start;
-      if (t.error) x["error"] = *t.error;
-      J frames = J::array();
-      for (const auto& f : t.frames) frames.push_back(frame_json(f));
-      x["frames"] = std::move(frames);
+      J x = thread_json(t);
       threads.push_back(std::move(x));
     }
     j["threads"] = std::move(threads);

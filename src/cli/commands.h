@@ -33,6 +33,18 @@ struct ReportArgs {
 };
 int cmd_report(const ReportArgs& a);
 
+struct TriageArgs {
+  std::vector<std::string> paths;       // dumps and directories
+  std::vector<std::string> vmlinux;     // --vmlinux FILE (repeatable)
+  std::vector<std::string> debug_dirs;  // --debug-dir DIR (repeatable)
+  unsigned jobs = 0;                    // -j; 0: the number of CPUs
+  unsigned frames = 5;                  // --frames: signature depth
+  unsigned timeout = 600;               // --timeout: seconds per dump, 0 none
+  bool json = false, jsonl = false, strict = false, no_progress = false;
+  SessionOptions session;
+};
+int cmd_triage(const TriageArgs& a);
+
 // Prints "vmcore-args: error: …" and returns the exit code for e.
 int report_error(const Error& e);
 

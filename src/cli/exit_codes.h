@@ -14,6 +14,7 @@ enum ExitCode : int {
   kExitBadInput = 4,     // input corrupt, truncated, or of an unsupported format or architecture
   kExitMismatch = 5,     // the vmlinux does not belong to the dump
   kExitNoMemory = 6,     // requested memory is not in the dump (not mapped, excluded, non-canonical)
+  kExitBatchFailed = 7,  // triage --strict: some dumps could not be analysed
 };
 
 int exit_code_for(const Error& e);

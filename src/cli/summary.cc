@@ -1,5 +1,7 @@
 #include "cli/summary.h"
 
+#include <ctime>
+
 namespace vmc::cli {
 
 std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
@@ -93,6 +95,15 @@ Summary summarize(Session& s) {
       if (auto t = s.read_ulong(*pc); t && *t) m.task = *t;
   }
   return m;
+}
+
+std::string utc_time(int64_t t) {
+  std::time_t tt = t;
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char b[64];
+  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return b;
 }
 
 nlohmann::ordered_json dump_json(const Summary& s) {

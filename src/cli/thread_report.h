@@ -43,10 +43,15 @@ struct ReportOptions {
   std::vector<std::string> threads;  // PID or task address filters
   bool active_only = false;
   bool heuristics = false;
+  bool crashed_only = false;         // only the crashing task (triage)
   unsigned max_frames = 128;
 };
 
 Result<Report> build_report(Session& s, const ReportOptions& o);
+
+// The JSON of one frame and one thread (schema vmcore-args/1, DESIGN.md §4).
+nlohmann::ordered_json frame_json(const ReportFrame& f);
+nlohmann::ordered_json thread_json(const ReportThread& t);
 
 // A user-space process core (ELF ET_CORE with NT_FILE/NT_AUXV notes) and
 // the program that crashed (empty: the path the core recorded).
