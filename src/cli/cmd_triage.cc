@@ -440,7 +440,9 @@ int cmd_triage(const TriageArgs& a) {
       for (size_t i : idx) fail_entry(dumps[i], k.error());
       continue;
     }
-    (*k)->warm();
+    // Indexing everything up front pays when workers share it; one dump
+    // reads only what its stack needs, lazily.
+    if (idx.size() > 1) (*k)->warm();
     run_forked(
         idx.size(), po, [&](size_t n) { return analyse_job(dumps[idx[n]], *k, a); },
         [&](size_t n, JobOutcome out) {
