@@ -67,14 +67,8 @@ struct Group {
   std::optional<int64_t> first, last;
 };
 
-std::string iso_time(int64_t t) {
-  std::time_t tt = t;
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char b[32];
-  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return b;
-}
+// ISO 8601, for JSON.
+std::string iso_time(int64_t t) { return utc_time(t, "%Y-%m-%dT%H:%M:%SZ"); }
 
 // ---- 1. discovery ----------------------------------------------------------
 

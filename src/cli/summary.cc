@@ -97,12 +97,12 @@ Summary summarize(Session& s) {
   return m;
 }
 
-std::string utc_time(int64_t t) {
+std::string utc_time(int64_t t, const char* format) {
   std::time_t tt = t;
   std::tm tm{};
   gmtime_r(&tt, &tm);
   char b[64];
-  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  std::strftime(b, sizeof b, format, &tm);
   return b;
 }
 

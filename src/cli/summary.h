@@ -38,8 +38,8 @@ Summary summarize(Session& s);
 nlohmann::ordered_json dump_json(const Summary& s);
 nlohmann::ordered_json panic_json(const Summary& s);
 std::string hex(uint64_t v);
-// "2026-11-16 10:08:58 UTC".
-std::string utc_time(int64_t t);
+// "2026-11-16 10:08:58 UTC", or the strftime `format` given, in UTC.
+std::string utc_time(int64_t t, const char* format = "%Y-%m-%d %H:%M:%S UTC");
 // Text from the dump made safe for a terminal: control bytes and bytes that
 // are not valid UTF-8 become \xNN (a task name or a log line could carry
 // escape sequences).
