@@ -1,5 +1,7 @@
 #include "kvm/kernel_image.h"
 
+#include <cstring>
+
 #include <elfutils/libdw.h>
 
 #include "dwarf/orc.h"
@@ -22,9 +24,13 @@ Result<std::shared_ptr<KernelImage>> KernelImage::open(const std::string& path) 
                       k->elf_->elf_type());
   if (k->elf_->symbols().empty())
     return make_error(Errc::kBadData, "{}: has no symbol table (a stripped vmlinux cannot be used)", path);
-  if (const Symbol* b = k->elf_->find_symbol("linux_banner"); b && b->size && b->size < 4096)
-    if (auto bytes = k->elf_->read_at(b->addr, b->size))
-      k->release_ = release_from_banner(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+  if (const Symbol* b = k->elf_->find_symbol("linux_banner"); b && b->size && b->size < 4096) {
+    if (auto bytes = k->elf_->read_at(b->addr, b->size)) {
+      const char* p = reinterpret_cast<const char*>(bytes->data());
+      k->banner_.assign(p, strnlen(p, bytes->size()));
+      k->release_ = release_from_banner(k->banner_);
+    }
+  }
   if (Dwarf* d = k->elf_->dwarf()) {
     k->types_ = std::make_unique<TypeIndex>(d);
     k->index_ = std::make_unique<DwarfIndex>(d);

@@ -31,7 +31,9 @@ class KernelImage {
   ElfImage& elf() { return *elf_; }
   const ElfImage& elf() const { return *elf_; }
   const std::string& path() const { return elf_->path(); }
-  // The release in the image's own linux_banner ("" when unreadable).
+  // The image's own linux_banner up to its NUL, and the release in it
+  // ("" when the file has none).
+  const std::string& banner() const { return banner_; }
   const std::string& release() const { return release_; }
   // Null without DWARF.
   TypeIndex* types() { return types_.get(); }
@@ -48,7 +50,7 @@ class KernelImage {
  private:
   KernelImage() = default;
   std::unique_ptr<ElfImage> elf_;
-  std::string release_;
+  std::string banner_, release_;
   std::unique_ptr<TypeIndex> types_;
   std::unique_ptr<DwarfIndex> index_;
   bool cfi_loaded_ = false;

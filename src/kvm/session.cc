@@ -45,20 +45,17 @@ Result<std::unique_ptr<Session>> Session::open_with(std::unique_ptr<Dump> dump, 
   if (s->dump_->vmcoreinfo()) s->vmcoreinfo_ = VmcoreInfo::parse(*s->dump_->vmcoreinfo());
   s->cpu_notes_ = decode_cpu_notes(s->dump_->notes(), s->machine(), s->dump_->endian(), &s->warnings_);
 
-  if (kernel) {
-    s->kernel_ = std::move(kernel);
-    s->vmlinux_ = &s->kernel_->elf();
-    if (s->vmlinux_->machine() != s->machine())
-      return make_error(Errc::kMismatch, "{} does not match the dump: it is for ELF machine {}, {} is a {} dump",
-                        s->vmlinux_->path(), s->vmlinux_->elf_machine(), vmcore, s->minfo().name);
-  }
+  s->kernel_ = std::move(kernel);
+  if (const ElfImage* vm = s->vmlinux(); vm && vm->machine() != s->machine())
+    return make_error(Errc::kMismatch, "{} does not match the dump: it is for ELF machine {}, {} is a {} dump",
+                      vm->path(), vm->elf_machine(), vmcore, s->minfo().name);
 
   s->gather_facts();
   if (Status st = s->setup_translation(); !st) s->translation_error_ = std::move(st).error();
-  if (s->kmem_ && s->vmlinux_ && !s->facts_.kaslr_offset) {
+  if (s->kmem_ && s->vmlinux() && !s->facts_.kaslr_offset) {
     if (Status st = s->find_kaslr_by_banner(); !st) s->warnings_.push_back(st.error().message());
   }
-  if (s->vmlinux_) {
+  if (s->vmlinux()) {
     Status st = s->check_vmlinux();
     if (!st) {
       if (!opts.ignore_mismatch || st.error().code() != Errc::kMismatch) return std::move(st).error();
@@ -120,11 +117,11 @@ void Session::gather_facts() {
       facts_.kaslr_source = "VMCOREINFO KERNELOFFSET";
     }
   }
-  if (!facts_.kaslr_offset && vmlinux_) {
+  if (!facts_.kaslr_offset && vmlinux()) {
     // Kernels relocated without a KERNELOFFSET line (Debian's i386): the
     // runtime _stext from VMCOREINFO against the vmlinux's.
     auto rt = vmcoreinfo_.symbol("_stext");
-    const Symbol* st = vmlinux_->find_symbol("_stext");
+    const Symbol* st = vmlinux()->find_symbol("_stext");
     if (rt && st) {
       facts_.kaslr_offset = *rt - st->addr;
       if (machine() == Machine::kI386) *facts_.kaslr_offset &= 0xffffffffu;
@@ -132,11 +129,11 @@ void Session::gather_facts() {
     }
   }
   // Kernel image mapping base: the vmlinux text segment's vaddr - paddr.
-  if (vmlinux_) {
-    const Symbol* st = vmlinux_->find_symbol("_stext");
-    if (!st) st = vmlinux_->find_symbol("_text");
+  if (vmlinux()) {
+    const Symbol* st = vmlinux()->find_symbol("_stext");
+    if (!st) st = vmlinux()->find_symbol("_text");
     if (st) {
-      for (const auto& seg : vmlinux_->segments())
+      for (const auto& seg : vmlinux()->segments())
         if (st->addr >= seg.vaddr && st->addr - seg.vaddr < seg.memsz) facts_.page_offset = seg.vaddr - seg.paddr;
     }
   }
@@ -199,9 +196,9 @@ Status Session::setup_translation() {
 }
 
 Status Session::find_kaslr_by_banner() {
-  const Symbol* b = vmlinux_->find_symbol("linux_banner");
+  const Symbol* b = vmlinux()->find_symbol("linux_banner");
   if (!b || b->size == 0) return make_error(Errc::kNotFound, "cannot find the KASLR offset: vmlinux has no linux_banner");
-  VMC_ASSIGN(auto want, vmlinux_->read_at(b->addr, b->size));
+  VMC_ASSIGN(auto want, vmlinux()->read_at(b->addr, b->size));
   std::vector<uint8_t> got(want.size());
   for (uint64_t off = 0; off < kKaslrMax; off += kKaslrAlign) {
     uint64_t va = b->addr + off;
@@ -218,25 +215,19 @@ Status Session::find_kaslr_by_banner() {
 }
 
 Status Session::check_vmlinux() {
-  const std::string& vp = vmlinux_->path();
+  const std::string& vp = vmlinux()->path();
   std::vector<std::string> checked;
-  if (auto bid = vmcoreinfo_.build_id(); bid && !vmlinux_->build_id().empty()) {
-    std::string have = vmlinux_->build_id_hex();
+  if (auto bid = vmcoreinfo_.build_id(); bid && !vmlinux()->build_id().empty()) {
+    std::string have = vmlinux()->build_id_hex();
     // VMCOREINFO prints the first 20 bytes.
     if (have.substr(0, bid->size()) != *bid)
       return make_error(Errc::kMismatch, "{} does not match the dump: dump build-id {}, vmlinux build-id {}", vp, *bid,
                         have);
     checked.push_back("build-id");
   }
-  const Symbol* bs = vmlinux_->find_symbol("linux_banner");
-  std::string file_banner;
-  if (bs && bs->size) {
-    if (auto bytes = vmlinux_->read_at(bs->addr, bs->size)) {
-      file_banner.assign(reinterpret_cast<const char*>(bytes->data()), strnlen(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
-    }
-  }
+  const std::string& file_banner = kernel_->banner();
   if (!file_banner.empty() && vmcoreinfo_.osrelease()) {
-    std::string rel = release_from_banner(file_banner);
+    const std::string& rel = kernel_->release();
     if (!rel.empty() && rel != *vmcoreinfo_.osrelease())
       return make_error(Errc::kMismatch, "{} does not match the dump: dump release {}, vmlinux release {}", vp,
                         *vmcoreinfo_.osrelease(), rel);
@@ -260,8 +251,8 @@ Status Session::check_vmlinux() {
 }
 
 Result<kvaddr_t> Session::symbol_address(std::string_view name) const {
-  if (vmlinux_) {
-    if (const Symbol* s = vmlinux_->find_symbol(name)) {
+  if (vmlinux()) {
+    if (const Symbol* s = vmlinux()->find_symbol(name)) {
       uint64_t a = s->addr + facts_.kaslr_offset.value_or(0);
       if (machine() == Machine::kI386) a &= 0xffffffffu;
       return a;
@@ -272,12 +263,12 @@ Result<kvaddr_t> Session::symbol_address(std::string_view name) const {
 }
 
 Result<kvaddr_t> Session::percpu_address(std::string_view name, unsigned cpu) {
-  if (!vmlinux_) return make_error(Errc::kNotFound, "per-CPU {}: no vmlinux", name);
-  const Symbol* sym = vmlinux_->find_symbol(name);
+  if (!vmlinux()) return make_error(Errc::kNotFound, "per-CPU {}: no vmlinux", name);
+  const Symbol* sym = vmlinux()->find_symbol(name);
   if (!sym) return make_error(Errc::kNotFound, "no per-CPU symbol {}", name);
   VMC_ASSIGN(kvaddr_t offsets, symbol_address("__per_cpu_offset"));
   VMC_ASSIGN(uint64_t off, read_ulong(offsets + uint64_t(cpu) * minfo().ptr_size));
-  const ElfSection* pcpu = vmlinux_->section(".data..percpu");
+  const ElfSection* pcpu = vmlinux()->section(".data..percpu");
   bool zero_based = pcpu && pcpu->addr == 0;
   uint64_t base = zero_based ? sym->addr : sym->addr + facts_.kaslr_offset.value_or(0);
   uint64_t a = base + off;

@@ -62,6 +62,7 @@ class Session {
   const SessionOptions& options() const { return opts_; }
 
   ElfImage* vmlinux() { return kernel_ ? &kernel_->elf() : nullptr; }
+  const ElfImage* vmlinux() const { return kernel_ ? &kernel_->elf() : nullptr; }
   KernelImage* kernel_image() { return kernel_.get(); }
   // Kernel structure layouts from the vmlinux DWARF; null without DWARF.
   TypeIndex* types() { return kernel_ ? kernel_->types() : nullptr; }
@@ -100,7 +101,6 @@ class Session {
   VmcoreInfo vmcoreinfo_;
   std::vector<CpuNote> cpu_notes_;
   std::shared_ptr<KernelImage> kernel_;
-  ElfImage* vmlinux_ = nullptr;  // kernel_'s, or null
   std::unique_ptr<KernelMemory> kmem_;
   std::optional<Error> translation_error_;
   KernelFacts facts_;
