@@ -1,5 +1,6 @@
-// Format detection: the first bytes of the file decide, and an unknown file
-// is reported with every format that was tried.
+// Format detection: the first bytes of the file decide (sniff_dump, also
+// used by triage to tell dumps from other files), and an unknown file is
+// reported with every format that was tried.
 #include <cstring>
 #include <algorithm>
 
@@ -11,8 +12,12 @@
 namespace vmc {
 
 namespace {
-bool starts_with(const std::vector<uint8_t>& b, std::string_view s) {
-  return b.size() >= s.size() && std::memcmp(b.data(), s.data(), s.size()) == 0;
+
+// "7f454c46…": the first bytes of a file, for messages.
+std::string hex_head(std::span<const uint8_t> head, size_t n) {
+  std::string hex;
+  for (size_t i = 0; i < std::min(head.size(), n); ++i) hex += fmt::format("{:02x}", head[i]);
+  return hex;
 }
 
 // The logical file inside a makedumpfile flattened stream: ELF or KDUMP.
@@ -24,22 +29,27 @@ Result<std::unique_ptr<Dump>> open_flattened(std::shared_ptr<const Source> strea
     VMC_ASSIGN(head, flat->read_vec(0, n));
   }
   std::unique_ptr<Dump> d;
-  if (FlattenedSource::has_signature(head)) {
-    return make_error(Errc::kUnsupported,
-                      "{}: the flattened stream holds another flattened stream (signature at logical offset 0); "
-                      "rebuild it with makedumpfile -R first",
-                      stream->name());
-  } else if (starts_with(head, "\x7f" "ELF")) {
-    VMC_ASSIGN(d, ElfDump::open(flat));
-  } else if (starts_with(head, "KDUMP   ")) {
-    VMC_ASSIGN(d, DiskDump::open(flat));
-  } else {
-    std::string hex;
-    for (size_t i = 0; i < std::min<size_t>(head.size(), 16); ++i) hex += fmt::format("{:02x}", head[i]);
-    return make_error(Errc::kUnsupported,
-                      "{}: the flattened stream holds neither an ELF core nor a kdump-compressed dump (logical bytes "
-                      "at offset 0: {})",
-                      stream->name(), hex.empty() ? "none" : hex);
+  switch (sniff_dump(head).kind) {
+    case DumpSniff::Kind::kFlattened:
+      return make_error(Errc::kUnsupported,
+                        "{}: the flattened stream holds another flattened stream (signature at logical offset 0); "
+                        "rebuild it with makedumpfile -R first",
+                        stream->name());
+    case DumpSniff::Kind::kElf: {
+      VMC_ASSIGN(d, ElfDump::open(flat));
+      break;
+    }
+    case DumpSniff::Kind::kKdump: {
+      VMC_ASSIGN(d, DiskDump::open(flat));
+      break;
+    }
+    default: {
+      std::string hex = hex_head(head, 16);
+      return make_error(Errc::kUnsupported,
+                        "{}: the flattened stream holds neither an ELF core nor a kdump-compressed dump (logical bytes "
+                        "at offset 0: {})",
+                        stream->name(), hex.empty() ? "none" : hex);
+    }
   }
   d->set_format_prefix("flattened ");
   for (const auto& w : flat->warnings()) d->add_warning(w);
@@ -55,22 +65,26 @@ Result<std::unique_ptr<Dump>> open_dump_source(std::shared_ptr<const Source> src
   if (n > 0) {
     VMC_ASSIGN(head, src->read_vec(0, n));
   }
-  if (starts_with(head, "\x7f" "ELF")) {
-    VMC_ASSIGN(auto d, ElfDump::open(src));
-    return std::unique_ptr<Dump>(std::move(d));
+  switch (sniff_dump(head).kind) {
+    case DumpSniff::Kind::kElf: {
+      VMC_ASSIGN(auto d, ElfDump::open(src));
+      return std::unique_ptr<Dump>(std::move(d));
+    }
+    case DumpSniff::Kind::kKdump: {
+      VMC_ASSIGN(auto d, DiskDump::open(src));
+      return std::unique_ptr<Dump>(std::move(d));
+    }
+    case DumpSniff::Kind::kFlattened:
+      return open_flattened(src);
+    case DumpSniff::Kind::kFreeBsdMinidump:
+      return make_error(Errc::kUnsupported, "{}: FreeBSD minidumps are not supported yet", src->name());
+    case DumpSniff::Kind::kDiskdump:
+      return make_error(Errc::kUnsupported,
+                        "{}: the old \"DISKDUMP\" format is not supported (only makedumpfile's \"KDUMP\")", src->name());
+    case DumpSniff::Kind::kNone:
+      break;
   }
-  if (starts_with(head, "KDUMP   ")) {
-    VMC_ASSIGN(auto d, DiskDump::open(src));
-    return std::unique_ptr<Dump>(std::move(d));
-  }
-  if (FlattenedSource::has_signature(head)) return open_flattened(src);
-  if (starts_with(head, "minidump FreeBSD"))
-    return make_error(Errc::kUnsupported, "{}: FreeBSD minidumps are not supported yet", src->name());
-  if (starts_with(head, "DISKDUMP"))
-    return make_error(Errc::kUnsupported, "{}: the old \"DISKDUMP\" format is not supported (only makedumpfile's \"KDUMP\")",
-                      src->name());
-  std::string hex;
-  for (size_t i = 0; i < std::min<size_t>(head.size(), 16); ++i) hex += fmt::format("{:02x}", head[i]);
+  std::string hex = hex_head(head, 16);
   return make_error(Errc::kUnsupported,
                     "{}: not a recognized crash dump (tried: ELF core, kdump-compressed \"KDUMP   \", makedumpfile "
                     "flattened); first bytes {}",
@@ -85,6 +99,7 @@ DumpSniff sniff_dump(std::span<const uint8_t> head) {
   if (head.empty()) {
     s.what = "an empty file";
   } else if (has("\x7f" "ELF")) {
+    s.kind = DumpSniff::Kind::kElf;
     if (head.size() < 18) {
       s.what = "a truncated ELF header";
       s.dump = true;  // too short to tell: let the reader say what is wrong
@@ -96,21 +111,23 @@ DumpSniff sniff_dump(std::span<const uint8_t> head) {
     s.what = type < 5 ? kTypes[type] : fmt::format("an ELF file of type {:#x}", type);
     s.dump = s.elf_core = type == 4;
   } else if (has("KDUMP   ")) {
+    s.kind = DumpSniff::Kind::kKdump;
     s.dump = true;
     s.what = "a kdump-compressed dump";
   } else if (FlattenedSource::has_signature(head)) {
+    s.kind = DumpSniff::Kind::kFlattened;
     s.dump = true;
     s.what = "a makedumpfile flattened stream";
   } else if (has("minidump FreeBSD")) {
+    s.kind = DumpSniff::Kind::kFreeBsdMinidump;
     s.dump = true;
     s.what = "a FreeBSD minidump";
   } else if (has("DISKDUMP")) {
+    s.kind = DumpSniff::Kind::kDiskdump;
     s.dump = true;
     s.what = "an old-format DISKDUMP";
   } else {
-    std::string hex;
-    for (size_t i = 0; i < std::min<size_t>(head.size(), 8); ++i) hex += fmt::format("{:02x}", head[i]);
-    s.what = fmt::format("not a crash dump (first bytes {})", hex);
+    s.what = fmt::format("not a crash dump (first bytes {})", hex_head(head, 8));
   }
   return s;
 }

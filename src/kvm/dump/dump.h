@@ -86,8 +86,10 @@ Result<std::unique_ptr<Dump>> open_dump_source(std::shared_ptr<const Source> src
 // KDUMP, flattened, FreeBSD minidump, DISKDUMP); `what` names the format,
 // or what the file is instead ("an ELF executable", "empty", …).
 struct DumpSniff {
+  enum class Kind { kNone, kElf, kKdump, kFlattened, kFreeBsdMinidump, kDiskdump };
+  Kind kind = Kind::kNone;  // kElf for any ELF file (open_dump_source decides further)
   bool dump = false;
-  bool elf_core = false;  // an ELF core: a kernel dump or a process core
+  bool elf_core = false;    // an ELF core: a kernel dump or a process core
   std::string what;
 };
 DumpSniff sniff_dump(std::span<const uint8_t> head);
