@@ -149,6 +149,20 @@ class Progress {
   bool on_;
 };
 
+// The row of a dump that could not be analysed: its error, the status
+// `report` would have exited with, and what was learned without a vmlinux.
+J error_row(const Entry& e, const std::string& message, int exit_code) {
+  J j;
+  j["path"] = e.path;
+  j["group"] = nullptr;
+  j["error"] = message;
+  j["exit_code"] = exit_code;
+  if (!e.vmlinux.empty()) j["vmlinux"] = e.vmlinux;
+  if (e.known.contains("dump")) j["dump"] = e.known["dump"];
+  if (e.known.contains("panic")) j["panic"] = e.known["panic"];
+  return j;
+}
+
 // ---- 2. identification (in a worker) ---------------------------------------
 
 std::string identify_job(const Entry& e, const SessionOptions& so) {
@@ -170,16 +184,8 @@ std::string identify_job(const Entry& e, const SessionOptions& so) {
 // ---- 4. analysis (in a worker) ---------------------------------------------
 
 std::string analyse_job(const Entry& e, std::shared_ptr<KernelImage> k, const TriageArgs& a) {
-  J out;
-  out["path"] = e.path;
   auto fail = [&](const Error& err) {
-    out["group"] = nullptr;
-    out["error"] = err.message();
-    out["exit_code"] = exit_code_for(err);
-    out["vmlinux"] = e.vmlinux;
-    if (e.known.contains("dump")) out["dump"] = e.known["dump"];
-    if (e.known.contains("panic")) out["panic"] = e.known["panic"];
-    return out.dump(-1, ' ', false, J::error_handler_t::replace);
+    return error_row(e, err.message(), exit_code_for(err)).dump(-1, ' ', false, J::error_handler_t::replace);
   };
   auto s = Session::open(e.path, std::move(k), a.session);
   if (!s) return fail(s.error());
@@ -193,6 +199,8 @@ std::string analyse_job(const Entry& e, std::shared_ptr<KernelImage> k, const Tr
   uint64_t user_limit = (*s)->machine() == Machine::kX86_64 ? (1ULL << 63)
                                                             : (*s)->kernel().page_offset.value_or(0xc0000000ULL);
   CrashSignature sig = make_signature(r->summary, crashed, a.frames, user_limit);
+  J out;
+  out["path"] = e.path;
   out["group"] = sig.id;
   out["crash"] = sig.kind;
   out["signature"] = sig.frames;
@@ -326,12 +334,7 @@ int cmd_triage(const TriageArgs& a) {
 
   // Records a finished dump: its small fields stay in memory, the full
   // line goes to the spool (--json) or straight out (--jsonl).
-  auto finish = [&](Entry& e, const std::string& line) {
-    J j = J::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      j = J{{"path", e.path}, {"group", nullptr}, {"error", "the worker's result is not JSON (a bug in vmcore-args)"},
-            {"exit_code", int(kExitInternal)}};
-    }
+  auto finish = [&](Entry& e, const J& j) {
     e.finished = true;
     if (j.contains("error")) {
       e.error = j["error"].get<std::string>();
@@ -357,25 +360,27 @@ int cmd_triage(const TriageArgs& a) {
       e.spool_len = text.size();
       std::fwrite(text.data(), 1, text.size(), spool);
     }
+    e.known = J();  // only error rows needed it
     ++done_count;
   };
   auto fail_row = [&](Entry& e, const std::string& message, int exit_code) {
-    J j;
-    j["path"] = e.path;
-    j["group"] = nullptr;
-    j["error"] = message;
-    j["exit_code"] = exit_code;
-    if (!e.vmlinux.empty()) j["vmlinux"] = e.vmlinux;
-    if (e.known.contains("dump")) j["dump"] = e.known["dump"];
-    if (e.known.contains("panic")) j["panic"] = e.known["panic"];
-    finish(e, j.dump(-1, ' ', false, J::error_handler_t::replace));
+    finish(e, error_row(e, message, exit_code));
   };
   auto fail_entry = [&](Entry& e, const Error& err) { fail_row(e, err.message(), exit_code_for(err)); };
-  // A worker that died, hung or answered garbage: a bug in vmcore-args
-  // (or a dump that needs more than --timeout).
-  auto worker_failed = [&](Entry& e, const JobOutcome& out) {
-    fail_row(e, out.failure.value_or("the worker's result is not JSON (a bug in vmcore-args)"),
-             out.failure && out.failure->find("--timeout") != std::string::npos ? int(kExitBadInput) : int(kExitInternal));
+  // A worker that died or hung is a bug in vmcore-args, or a dump that
+  // needs more than --timeout; one that answered no JSON object, a bug.
+  // Returns the worker's JSON object, or null after recording the failure.
+  auto worker_result = [&](Entry& e, const JobOutcome& out) -> std::optional<J> {
+    if (out.failure) {
+      fail_row(e, *out.failure, out.timed_out ? int(kExitBadInput) : int(kExitInternal));
+      return std::nullopt;
+    }
+    J j = J::parse(out.output, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      fail_row(e, "the worker's result is not a JSON object (a bug in vmcore-args)", kExitInternal);
+      return std::nullopt;
+    }
+    return j;
   };
 
   // 2-3. Which vmlinux for which dump.
@@ -398,16 +403,14 @@ int cmd_triage(const TriageArgs& a) {
         [&](size_t i, JobOutcome out) {
           Entry& e = dumps[i];
           ++identified;
-          J j = out.failure ? J() : J::parse(out.output, nullptr, false);
-          if (out.failure || j.is_discarded() || !j.is_object()) {
-            worker_failed(e, out);
-          } else if (j.contains("error")) {
-            e.finished = true;
-            finish(e, J{{"path", e.path}, {"group", nullptr}, {"error", j["error"]}, {"exit_code", j["exit_code"]}}.dump());
-          } else {
-            e.release = j.value("release", "");
-            e.build_id = j.value("build_id", "");
-            e.known = J{{"dump", j["dump"]}, {"panic", j["panic"]}};
+          if (auto j = worker_result(e, out)) {
+            if (j->contains("error")) {
+              fail_row(e, j->value("error", ""), j->value("exit_code", int(kExitInternal)));
+            } else {
+              e.release = j->value("release", "");
+              e.build_id = j->value("build_id", "");
+              e.known = J{{"dump", (*j)["dump"]}, {"panic", (*j)["panic"]}};
+            }
           }
           progress.show("identifying", identified, dumps.size(), failed);
         });
@@ -441,8 +444,7 @@ int cmd_triage(const TriageArgs& a) {
         idx.size(), po, [&](size_t n) { return analyse_job(dumps[idx[n]], *k, a); },
         [&](size_t n, JobOutcome out) {
           Entry& e = dumps[idx[n]];
-          if (out.failure) worker_failed(e, out);
-          else finish(e, out.output);
+          if (auto j = worker_result(e, out)) finish(e, *j);
           progress.show("analysing", done_count, dumps.size(), failed);
         });
   }

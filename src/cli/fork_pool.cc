@@ -29,6 +29,7 @@ struct Running {
   std::string out;
   Clock::time_point deadline;
   std::optional<std::string> failure;  // set when the parent gave up on it
+  bool timed_out = false;
 };
 
 // In the child: write everything, then leave without running the
@@ -80,6 +81,7 @@ void reap(Running& r, const std::function<void(size_t, JobOutcome)>& done) {
   JobOutcome o;
   if (r.failure) {
     o.failure = r.failure;
+    o.timed_out = r.timed_out;
   } else if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !r.out.empty()) {
     o.output = std::move(r.out);
   } else {
@@ -175,6 +177,7 @@ void run_forked(size_t n, const ForkPoolOptions& o, const std::function<std::str
       if (!finished && now >= r.deadline) {
         ::kill(r.pid, SIGKILL);
         r.failure = fmt::format("the analysis did not finish within {} s (--timeout)", o.timeout_seconds);
+        r.timed_out = true;
         finished = true;
       }
       if (finished) reap(r, done);

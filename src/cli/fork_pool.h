@@ -20,6 +20,7 @@ namespace vmc::cli {
 struct JobOutcome {
   std::string output;                  // what the job returned
   std::optional<std::string> failure;  // why there is no output: a signal, a timeout, an exit without result
+  bool timed_out = false;              // the failure is ForkPoolOptions::timeout_seconds running out
 };
 
 struct ForkPoolOptions {

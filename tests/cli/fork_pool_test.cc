@@ -53,6 +53,8 @@ TEST(ForkPool, ACrashOrAHangCostsOnlyItsJob) {
   EXPECT_NE(got[1].failure->find("signal 6"), std::string::npos) << *got[1].failure;
   ASSERT_TRUE(got[2].failure);
   EXPECT_NE(got[2].failure->find("did not finish within 1 s"), std::string::npos) << *got[2].failure;
+  EXPECT_TRUE(got[2].timed_out);
+  EXPECT_FALSE(got[1].timed_out);
   ASSERT_TRUE(got[3].failure);
   EXPECT_NE(got[3].failure->find("status 5"), std::string::npos) << *got[3].failure;
 }
