@@ -99,8 +99,9 @@ int run(int argc, char** argv) {
   c_tri->add_option("-j,--jobs", tri.jobs, "Dumps analysed in parallel (default: the number of CPUs)");
   c_tri->add_option("--frames", tri.frames, "Functions in a signature (default 5)")->check(CLI::Range(1, 64));
   c_tri->add_option("--timeout", tri.timeout, "Seconds one dump may take before it is given up (default 600, 0: none)");
-  c_tri->add_flag("--json", tri.json, "One JSON document (schema vmcore-args-triage/1): groups, dumps, skipped files");
-  c_tri->add_flag("--jsonl", tri.jsonl, "One JSON line per dump as soon as it is analysed (no groups)");
+  CLI::Option* tri_json =
+      c_tri->add_flag("--json", tri.json, "One JSON document (schema vmcore-args-triage/1): groups, dumps, skipped files");
+  c_tri->add_flag("--jsonl", tri.jsonl, "One JSON line per dump as soon as it is analysed (no groups)")->excludes(tri_json);
   c_tri->add_flag("--strict", tri.strict, "Exit with 7 when any dump could not be analysed");
   c_tri->add_flag("--no-progress", tri.no_progress, "No progress bar (there is none when stderr is not a terminal)");
   add_session_options(c_tri, tri.session);
@@ -122,10 +123,7 @@ int run(int argc, char** argv) {
     if (c_rep->parsed()) return cmd_report(rep);
     if (c_info->parsed()) return cmd_info(info);
     if (c_read->parsed()) return cmd_read(rd);
-    if (c_tri->parsed()) {
-      if (tri.json && tri.jsonl) return report_error(make_error(Errc::kUsage, "--json and --jsonl exclude each other"));
-      return cmd_triage(tri);
-    }
+    if (c_tri->parsed()) return cmd_triage(tri);
   } catch (const std::exception& e) {
     fmt::print(stderr, "vmcore-args: internal error: {}\n", e.what());
     return kExitInternal;
