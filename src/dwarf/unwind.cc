@@ -571,19 +571,20 @@ Step Walker::try_orc(const Frame& cur, const OrcEntry& e) {
 
   // bp: ORC says where the caller's bp is, or that it is unchanged.
   Frame& n = s.next;
+  auto bp_saved_at = [&](uint64_t a) {
+    auto v = x86::read_word(m_, mem_, a, "saved frame pointer");
+    if (v)
+      set(n, x86_64::kRbp, *v, saved(cur, a, cfa));
+    else
+      n.notes.push_back(fmt::format("rbp: {}", v.error().message()));
+  };
   switch (e.bp_reg) {
     case orc::kRegUndefined:
       if (e.type == orc::kTypeCall) inherit(n, cur, x86_64::kRbp);
       break;
-    case orc::kRegPrevSp: {
-      uint64_t a = mask(cfa + uint64_t(int64_t(e.bp_offset)));
-      auto v = x86::read_word(m_, mem_, a, "saved frame pointer");
-      if (v)
-        set(n, x86_64::kRbp, *v, saved(cur, a, cfa));
-      else
-        n.notes.push_back(fmt::format("rbp: {}", v.error().message()));
+    case orc::kRegPrevSp:
+      bp_saved_at(mask(cfa + uint64_t(int64_t(e.bp_offset))));
       break;
-    }
     case orc::kRegBp: {
       if (!cur.regs.has(x86_64::kRbp)) {
         n.regs.clear(x86_64::kRbp);
@@ -591,12 +592,7 @@ Step Walker::try_orc(const Frame& cur, const OrcEntry& e) {
         n.notes.push_back("rbp: ORC finds it through this frame's rbp, which is not known");
         break;
       }
-      uint64_t a = mask(*cur.regs.get(x86_64::kRbp) + uint64_t(int64_t(e.bp_offset)));
-      auto v = x86::read_word(m_, mem_, a, "saved frame pointer");
-      if (v)
-        set(n, x86_64::kRbp, *v, saved(cur, a, cfa));
-      else
-        n.notes.push_back(fmt::format("rbp: {}", v.error().message()));
+      bp_saved_at(mask(*cur.regs.get(x86_64::kRbp) + uint64_t(int64_t(e.bp_offset))));
       break;
     }
     default:
